@@ -1,0 +1,69 @@
+"""Shared fixtures: simulated vendors on local ports and a live voiceguard in front of them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voiceguard import server
+from voiceguard.simulator import RunningApp, start_app
+from voiceguard.simulator.backend import Backend
+from voiceguard.simulator.deepgram_api import deepgram_app
+from voiceguard.simulator.openai_api import openai_app
+from voiceguard.testing import RecordingSink, settings_for
+
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+
+ProxyFactory = Callable[..., Awaitable[server.RunningServer]]
+
+
+@pytest.fixture
+def backend() -> Backend:
+    return Backend()
+
+
+@pytest.fixture
+async def openai_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
+    app = await start_app(openai_app(backend))
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+async def deepgram_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
+    app = await start_app(deepgram_app(backend))
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+def recording() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture
+async def make_proxy(tmp_path: Path, recording: RecordingSink) -> AsyncIterator[ProxyFactory]:
+    """Start voiceguard with routes pointed at given upstreams; stopped at teardown."""
+    started: list[server.RunningServer] = []
+
+    async def factory(upstreams: dict[str, str], **overrides: Any) -> server.RunningServer:
+        settings = settings_for(upstreams, tmp_path / "data", **overrides)
+        running = await server.start(settings, extra_sinks=[recording])
+        started.append(running)
+        return running
+
+    yield factory
+    for running in started:
+        await running.close()
+
+
+@pytest.fixture
+async def proxy(
+    make_proxy: ProxyFactory, openai_upstream: RunningApp, deepgram_upstream: RunningApp
+) -> server.RunningServer:
+    """voiceguard in front of the simulated OpenAI and Deepgram."""
+    return await make_proxy({"openai": openai_upstream.url, "deepgram": deepgram_upstream.url})

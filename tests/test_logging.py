@@ -1,0 +1,38 @@
+"""One JSON log line per exchange with route, status, durations and call id; never a body or a credential."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import openai
+
+from voiceguard.server import start
+from voiceguard.simulator import RunningApp
+from voiceguard.telemetry.logging import configure_logging
+from voiceguard.testing import settings_for
+
+
+async def test_request_log_line_has_the_facts_and_no_secrets(tmp_path, openai_upstream: RunningApp) -> None:  # type: ignore[no-untyped-def]
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    proxy = await start(settings_for({"openai": openai_upstream.url}, tmp_path / "data"))
+    try:
+        async with openai.AsyncOpenAI(
+            api_key="sk-test", base_url=f"{proxy.url}/openai/v1", max_retries=0
+        ) as client:
+            await client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "my card is 4111 1111 1111 1111"}],
+                extra_headers={"X-VoiceGuard-Call-Id": "call-log-1", "X-VoiceGuard-Subject": "+13125550100"},
+            )
+    finally:
+        await proxy.close()
+        configure_logging("info", "json")
+    text = stream.getvalue()
+    lines = [json.loads(line) for line in text.splitlines()]
+    [request] = [line for line in lines if line["event"] == "request"]
+    assert request["route"] == "openai" and request["status"] == 200 and request["call_id"] == "call-log-1"
+    assert request["operation"] == "chat" and request["duration_ms"] > 0
+    for secret in ("sk-test", "4111", "+13125550100", "You said"):
+        assert secret not in text

@@ -1,0 +1,3 @@
+from voiceguard.cli import main
+
+raise SystemExit(main())

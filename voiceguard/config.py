@@ -1,0 +1,228 @@
+"""Configuration: the embedded defaults, the optional YAML file on top, and environment overrides.
+
+Everything is validated once at start-up, so a typo stops voiceguard with a message that names the key and
+what is allowed, instead of surfacing as odd behaviour on the first call. The models are frozen: the hot
+path reads them without locks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from yarl import URL
+
+from voiceguard.protocols import PROTOCOL_NAMES
+
+DEFAULT_ROUTES: dict[str, dict[str, str]] = {
+    "openai": {"upstream": "https://api.openai.com", "protocol": "openai"},
+    "deepgram": {"upstream": "https://api.deepgram.com", "protocol": "deepgram"},
+    "deepgram-agent": {"upstream": "https://agent.deepgram.com", "protocol": "deepgram"},
+    "elevenlabs": {"upstream": "https://api.elevenlabs.io", "protocol": "elevenlabs"},
+    "anthropic": {"upstream": "https://api.anthropic.com", "protocol": "anthropic"},
+    "gemini": {"upstream": "https://generativelanguage.googleapis.com", "protocol": "gemini"},
+}
+
+MIB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListenConfig(_Section):
+    """Where voiceguard accepts connections."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class TlsConfig(_Section):
+    """A certificate to serve HTTPS and WSS, for SDKs that force ``wss`` (google-genai Live, ElevenLabs)."""
+
+    cert: Path | None = None
+    key: Path | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TlsConfig:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("set both tls.cert and tls.key, or neither")
+        return self
+
+
+class RouteConfig(_Section):
+    """One route: ``/<name>/<path>`` is forwarded to ``<upstream>/<path>`` and parsed as ``protocol``."""
+
+    upstream: str
+    protocol: str = "passthrough"
+
+    @field_validator("upstream")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        url = URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"must be an absolute http:// or https:// URL, got {value!r}")
+        if url.query_string or url.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        if value not in PROTOCOL_NAMES:
+            raise ValueError(f"unknown protocol {value!r}; allowed: {', '.join(sorted(PROTOCOL_NAMES))}")
+        return value
+
+
+class LimitsConfig(_Section):
+    """Bounds on every input, so one client cannot exhaust the proxy."""
+
+    max_request_body_bytes: int = Field(100 * MIB, gt=0)
+    max_inspected_body_bytes: int = Field(16 * MIB, gt=0)
+    max_ws_message_bytes: int = Field(16 * MIB, gt=0)
+    max_header_bytes: int = Field(16 * 1024, ge=1024)
+    max_calls: int = Field(10_000, gt=0)
+    call_idle_seconds: float = Field(300.0, gt=0)
+
+
+class TimeoutsConfig(_Section):
+    """Upstream timeouts in seconds; ``None`` disables one."""
+
+    connect: float | None = Field(10.0, gt=0)
+    first_byte: float | None = Field(120.0, gt=0)
+    idle: float | None = Field(120.0, gt=0)
+    websocket_handshake: float = Field(15.0, gt=0)
+
+
+class AdminConfig(_Section):
+    """The admin API under ``/_voiceguard/``; protected endpoints need the token in ``token_env``.
+
+    ``allow_remote`` lets non-loopback peers reach the protected endpoints (serve TLS if you set it).
+    """
+
+    token_env: str = "VOICEGUARD_ADMIN_TOKEN"
+    allow_remote: bool = False
+
+
+class LoggingConfig(_Section):
+    """Structured logs on stderr: one JSON line per request, never a body or a credential."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class Settings(_Section):
+    """The whole configuration of one voiceguard process."""
+
+    listen: ListenConfig = ListenConfig()
+    tls: TlsConfig = TlsConfig()
+    data_dir: Path = Path("./voiceguard-data")
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    limits: LimitsConfig = LimitsConfig()
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    admin: AdminConfig = AdminConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @field_validator("routes")
+    @classmethod
+    def _route_names(cls, routes: dict[str, RouteConfig]) -> dict[str, RouteConfig]:
+        for name in routes:
+            if not name or name.startswith("_") or "/" in name:
+                raise ValueError(f"route name {name!r} must be non-empty, without '/' and not start with '_'")
+        return routes
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge mappings so a config file can change one field of a default route."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _env_overrides(env: Mapping[str, str], routes: Mapping[str, Any]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    route_overrides: dict[str, Any] = {}
+    for name in routes:
+        variable = "VOICEGUARD_UPSTREAM_" + name.upper().replace("-", "_")
+        if env.get(variable):
+            route_overrides[name] = {"upstream": env[variable]}
+    if route_overrides:
+        overrides["routes"] = route_overrides
+    if env.get("VOICEGUARD_DATA_DIR"):
+        overrides["data_dir"] = env["VOICEGUARD_DATA_DIR"]
+    return overrides
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key; allowed here: {_allowed_keys(item['loc'])}")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> str:
+    """Name the keys allowed where an unknown one was found, walking mappings such as ``routes.<name>``."""
+    model: Any = Settings
+    parts = [str(part) for part in loc[:-1]]
+    index = 0
+    while index < len(parts):
+        field_info = model.model_fields.get(parts[index])
+        if field_info is None:
+            return "(none)"
+        annotation = field_info.annotation
+        if get_origin(annotation) is dict:
+            model = get_args(annotation)[1]
+            index += 2
+        else:
+            model = annotation
+            index += 1
+    return ", ".join(model.model_fields)
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from defaults, then the file, then environment, then command-line overrides."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {"routes": DEFAULT_ROUTES}
+    source = "embedded defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, Mapping):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        raw = _merge(raw, loaded)
+    raw = _merge(raw, _env_overrides(env, raw.get("routes", {})))
+    if overrides:
+        raw = _merge(raw, overrides)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None

@@ -1,0 +1,174 @@
+"""The path every event takes between an adapter and the wire: guards, then turns, then sinks.
+
+The server owns sockets and hands each parsed unit's events to ``Pipeline.process``; what comes back is
+what the adapter renders. Calls, exchanges and turns are opened and closed here so that every sink sees one
+consistent story (call started → exchanges → turns → call ended), whatever the transport.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from voiceguard.events import ClientNotice, Direction, Event, PolicyDecision, Stage
+from voiceguard.guards.base import GuardChain, GuardContext
+from voiceguard.protocols.base import ExchangeInfo
+from voiceguard.records import (
+    CallEnded,
+    CallStarted,
+    DecisionMade,
+    DurableSink,
+    EventObserved,
+    ExchangeFinished,
+    ExchangeStarted,
+    Record,
+    Sink,
+    TurnFinished,
+)
+from voiceguard.session import Call, CallContext, CallRegistry, Exchange
+
+log = structlog.get_logger("voiceguard.pipeline")
+
+
+class Pipeline:
+    """Guards, call registry and sinks of one proxy process."""
+
+    def __init__(
+        self,
+        chain: GuardChain,
+        sinks: Sequence[Sink],
+        *,
+        max_calls: int,
+        call_idle_seconds: float,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.chain = chain
+        self.sinks = tuple(sinks)
+        self.durable_sinks = tuple(s for s in sinks if isinstance(s, DurableSink))
+        self.clock = clock
+        self.calls = CallRegistry(max_calls, call_idle_seconds, on_end=self._call_ended)
+        self.sink_failures = 0
+
+    # --- records ------------------------------------------------------------------------------------------
+
+    def emit(self, record: Record) -> None:
+        """Hand a record to every sink; a failing sink is counted and logged, never raised."""
+        for sink in self.sinks:
+            try:
+                sink.handle(record)
+            except Exception:
+                self.sink_failures += 1
+                log.exception("sink_failed", sink=sink.name, record=type(record).__name__)
+
+    # --- calls and exchanges ------------------------------------------------------------------------------
+
+    def open_exchange(
+        self,
+        context: CallContext,
+        *,
+        route: str,
+        info: ExchangeInfo,
+        transport: str,
+        method: str,
+        path: str,
+    ) -> Exchange | None:
+        """Join or start the call and begin an exchange; ``None`` when no more calls can be taken."""
+        now = self.clock()
+        opened = self.calls.open(context, now)
+        if opened is None:
+            return None
+        call, is_new = opened
+        if is_new:
+            self.chain.start(call)
+            self.emit(CallStarted(call, now))
+        exchange = Exchange(
+            id=Exchange.new_id(),
+            call=call,
+            route=route,
+            info=info,
+            transport="websocket" if transport == "websocket" else "http",
+            method=method,
+            path=path,
+            started_ns=now,
+        )
+        self.emit(ExchangeStarted(exchange))
+        return exchange
+
+    def request_sent(self, exchange: Exchange) -> None:
+        """The request (or WebSocket handshake) went upstream: the stage's clock starts."""
+        now = self.clock()
+        exchange.request_sent_ns = now
+        exchange.call.turns.request_sent(exchange.info.stage, now)
+
+    def first_byte(self, exchange: Exchange) -> None:
+        if exchange.first_byte_ns is None:
+            exchange.first_byte_ns = self.clock()
+
+    def finish_exchange(self, exchange: Exchange, *, status: int | None, outcome: str = "ok") -> None:
+        """The exchange is over: record it, close idle turns, and end the call if it was its own."""
+        now = self.clock()
+        exchange.finished_ns = now
+        if status is not None:
+            exchange.status = status
+        if exchange.outcome == "ok":
+            exchange.outcome = outcome
+        call = exchange.call
+        call.turns.add_overhead(exchange.proxy_ns)
+        self.emit(ExchangeFinished(exchange))
+        if not self.calls.release(call, now):
+            self._drain_turns(call, now)
+
+    async def durable(self, exchange: Exchange) -> None:
+        """Wait until durable sinks hold every record of ``exchange`` (before the response completes)."""
+        for sink in self.durable_sinks:
+            try:
+                await sink.durable(exchange)
+            except Exception:
+                self.sink_failures += 1
+                log.exception("durable_sink_failed", sink=type(sink).__name__)
+
+    def sweep(self) -> None:
+        """Periodic housekeeping: end idle calls and close idle turns of live ones."""
+        now = self.clock()
+        self.calls.expire(now)
+        for call in self.calls.live():
+            self._drain_turns(call, now)
+
+    def shutdown(self) -> None:
+        self.calls.end_all()
+
+    # --- events -------------------------------------------------------------------------------------------
+
+    def process(self, exchange: Exchange, events: list[Event], direction: Direction) -> list[Event]:
+        """Run one unit's events through the guards and account for what continues.
+
+        Raises ``Blocked`` when a guard refuses; the caller turns that into the contract's error.
+        """
+        if not events:
+            return events
+        call = exchange.call
+        result = self.chain.process(GuardContext(call, exchange.info, direction), events)
+        now = self.clock()
+        for report in result.reports:
+            if isinstance(report, PolicyDecision):
+                self.emit(DecisionMade(exchange, report, now))
+            elif isinstance(report, ClientNotice):
+                exchange.notices.append(report)
+        stage: Stage = exchange.info.stage
+        turns = call.turns
+        for event in result.events:
+            turns.observe(stage, event, now)
+            self.emit(EventObserved(exchange, event, direction, now))
+        return result.events
+
+    def _call_ended(self, call: Call) -> None:
+        now = self.clock()
+        self._drain_turns(call, now, ending=True)
+        self.chain.finish(call)
+        self.emit(CallEnded(call, now))
+
+    def _drain_turns(self, call: Call, now: int, *, ending: bool = False) -> None:
+        for turn in call.turns.drain(now, ending=ending):
+            self.emit(TurnFinished(call, turn))

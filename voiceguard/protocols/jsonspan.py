@@ -1,0 +1,172 @@
+"""Surgical edits of JSON text: change one value and leave every other byte exactly as it was.
+
+Guards rewrite a transcript or a reply, and nothing else may move: re-serialising a vendor message would
+change its spacing, key order, number formatting and escapes (the SDKs send ``", "`` separators and ASCII
+escapes). So voiceguard locates the byte span of the value at a path and splices in the new value only.
+Scanning uses compiled regular expressions, so skipping a large base64 string costs one C-level match.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Final
+
+import orjson
+
+JsonPath = tuple[str | int, ...]
+
+DELETE: Final = object()
+"""Edit value meaning "remove this key or array element"."""
+
+_WS = re.compile(rb"[ \t\r\n]*")
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SCALAR = re.compile(rb"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
+
+
+class JsonSpanError(ValueError):
+    """The text is not JSON of the expected shape at the requested path."""
+
+
+def _skip_ws(raw: bytes, pos: int) -> int:
+    match = _WS.match(raw, pos)
+    return match.end() if match else pos
+
+
+def _value_end(raw: bytes, pos: int) -> int:
+    """Return the index just past the JSON value starting at ``pos``."""
+    char = raw[pos : pos + 1]
+    if char == b'"':
+        match = _STRING.match(raw, pos)
+        if not match:
+            raise JsonSpanError(f"unterminated string at {pos}")
+        return match.end()
+    if char in (b"{", b"["):
+        closing = b"}" if char == b"{" else b"]"
+        pos = _skip_ws(raw, pos + 1)
+        if raw[pos : pos + 1] == closing:
+            return pos + 1
+        while True:
+            if char == b"{":
+                key = _STRING.match(raw, pos)
+                if not key:
+                    raise JsonSpanError(f"expected a key at {pos}")
+                pos = _skip_ws(raw, key.end())
+                if raw[pos : pos + 1] != b":":
+                    raise JsonSpanError(f"expected ':' at {pos}")
+                pos = _skip_ws(raw, pos + 1)
+            pos = _skip_ws(raw, _value_end(raw, pos))
+            separator = raw[pos : pos + 1]
+            if separator == b",":
+                pos = _skip_ws(raw, pos + 1)
+            elif separator == closing:
+                return pos + 1
+            else:
+                raise JsonSpanError(f"expected ',' or {closing!r} at {pos}")
+    match = _SCALAR.match(raw, pos)
+    if not match:
+        raise JsonSpanError(f"unexpected {char!r} at {pos}")
+    return match.end()
+
+
+def _members(raw: bytes, start: int) -> list[tuple[str | int, int, int, int]]:
+    """The members of the object or array at ``start``: (key or index, member start, value start, end)."""
+    opening = raw[start : start + 1]
+    if opening not in (b"{", b"["):
+        raise JsonSpanError(f"expected an object or array at {start}")
+    members: list[tuple[str | int, int, int, int]] = []
+    closing = b"}" if opening == b"{" else b"]"
+    pos = _skip_ws(raw, start + 1)
+    if raw[pos : pos + 1] == closing:
+        return members
+    index = 0
+    while True:
+        member_start = pos
+        key: str | int
+        if opening == b"{":
+            match = _STRING.match(raw, pos)
+            if not match:
+                raise JsonSpanError(f"expected a key at {pos}")
+            key = orjson.loads(match.group())
+            pos = _skip_ws(raw, match.end())
+            if raw[pos : pos + 1] != b":":
+                raise JsonSpanError(f"expected ':' at {pos}")
+            pos = _skip_ws(raw, pos + 1)
+        else:
+            key = index
+            index += 1
+        end = _value_end(raw, pos)
+        members.append((key, member_start, pos, end))
+        pos = _skip_ws(raw, end)
+        separator = raw[pos : pos + 1]
+        if separator == b",":
+            pos = _skip_ws(raw, pos + 1)
+        elif separator == closing:
+            return members
+        else:
+            raise JsonSpanError(f"expected ',' or {closing!r} at {pos}")
+
+
+def _locate(raw: bytes, path: JsonPath) -> tuple[int, int, int, list[tuple[str | int, int, int, int]]]:
+    """Find the value at ``path``: (value start, value end, its index among siblings, the siblings)."""
+    start = _skip_ws(raw, 0)
+    siblings: list[tuple[str | int, int, int, int]] = []
+    position = -1
+    end = _value_end(raw, start)
+    for step in path:
+        siblings = _members(raw, start)
+        for index, (key, _member_start, value_start, value_end) in enumerate(siblings):
+            if key == step:
+                start, end, position = value_start, value_end, index
+                break
+        else:
+            raise JsonSpanError(f"no member {step!r} on the path {path!r}")
+    return start, end, position, siblings
+
+
+def find(raw: bytes, path: JsonPath) -> tuple[int, int]:
+    """The byte span ``[start, end)`` of the value at ``path``."""
+    start, end, _position, _siblings = _locate(raw, path)
+    return start, end
+
+
+def _deletion_span(
+    raw: bytes, position: int, siblings: list[tuple[str | int, int, int, int]]
+) -> tuple[int, int]:
+    _key, member_start, _value_start, value_end = siblings[position]
+    if position + 1 < len(siblings):
+        return member_start, siblings[position + 1][1]
+    if position > 0:
+        previous_end = siblings[position - 1][3]
+        return previous_end, value_end
+    return member_start, value_end
+
+
+def edit(raw: bytes, edits: Sequence[tuple[JsonPath, object]]) -> bytes:
+    """Apply ``(path, new value or DELETE)`` edits; every byte outside the edited spans is kept.
+
+    Edits must not overlap (one path may not lie inside another). New values are written as compact JSON.
+    """
+    spans: list[tuple[int, int, bytes]] = []
+    for path, value in edits:
+        start, end, position, siblings = _locate(raw, path)
+        if value is DELETE:
+            if not path:
+                raise JsonSpanError("cannot delete the document itself")
+            del_start, del_end = _deletion_span(raw, position, siblings)
+            spans.append((del_start, del_end, b""))
+        else:
+            spans.append((start, end, orjson.dumps(value)))
+    spans.sort()
+    for (_s1, e1, _v1), (s2, _e2, _v2) in itertools.pairwise(spans):
+        if s2 < e1:
+            raise JsonSpanError("overlapping edits")
+    out = bytearray()
+    cursor = 0
+    for start, end, replacement in spans:
+        out += raw[cursor:start]
+        out += replacement
+        cursor = end
+    out += raw[cursor:]
+    return bytes(out)

@@ -1,0 +1,1 @@
+"""The I/O side of the proxy: the sockets adapters never see."""

@@ -1,0 +1,119 @@
+"""Everything a request handler needs, built once at start-up so the hot path only looks things up."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+
+import aiohttp
+from yarl import URL
+
+from voiceguard.config import Settings
+from voiceguard.events import Stage
+from voiceguard.pipeline import Pipeline
+from voiceguard.protocols import build_adapter
+from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
+from voiceguard.telemetry.metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A configured route with its upstream URLs and adapter, resolved once."""
+
+    name: str
+    upstream: URL
+    websocket_upstream: URL
+    adapter: ProtocolAdapter
+    passthrough_info: ExchangeInfo
+
+    def upstream_url(self, path: str, websocket: bool = False) -> URL:
+        """The upstream URL for a request path (percent-encoding kept as the client sent it)."""
+        base = self.websocket_upstream if websocket else self.upstream
+        base_path = base.raw_path.rstrip("/")
+        return base.with_path(base_path + path, encoded=True)
+
+
+def build_routes(settings: Settings) -> dict[str, Route]:
+    routes: dict[str, Route] = {}
+    for name, config in settings.routes.items():
+        upstream = URL(config.upstream)
+        scheme = "wss" if upstream.scheme == "https" else "ws"
+        routes[name] = Route(
+            name=name,
+            upstream=upstream,
+            websocket_upstream=upstream.with_scheme(scheme),
+            adapter=build_adapter(config.protocol),
+            passthrough_info=ExchangeInfo(
+                provider=config.protocol, operation="passthrough", stage=Stage.OTHER
+            ),
+        )
+    return routes
+
+
+class UpstreamRedirected(Exception):
+    """An upstream answered a redirect; voiceguard never follows one (it would be an open proxy)."""
+
+
+async def _refuse_redirect(session: object, context: object, params: object) -> None:
+    raise UpstreamRedirected
+
+
+def _no_redirects() -> aiohttp.TraceConfig:
+    """aiohttp's ``ws_connect`` follows redirects unconditionally; this trace hook stops it, and any other."""
+    trace = aiohttp.TraceConfig()
+    trace.on_request_redirect.append(_refuse_redirect)
+    return trace
+
+
+@dataclass(slots=True)
+class Readiness:
+    """Named health checks that ``/readyz`` reports; a component registers its own."""
+
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def set_problem(self, component: str, problem: str | None) -> None:
+        if problem is None:
+            self.problems.pop(component, None)
+        else:
+            self.problems[component] = problem
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The state of one proxy process."""
+
+    settings: Settings
+    routes: dict[str, Route]
+    pipeline: Pipeline
+    metrics: Metrics
+    readiness: Readiness = field(default_factory=Readiness)
+    client: aiohttp.ClientSession | None = None
+    admin_token: str | None = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self.client is None:
+            raise RuntimeError("the upstream client session is not started")
+        return self.client
+
+    def open_client(self) -> None:
+        """One pooled client session for all upstreams: connections are reused across requests."""
+        timeouts = self.settings.timeouts
+        connector = aiohttp.TCPConnector(
+            limit=0,
+            limit_per_host=0,
+            ttl_dns_cache=300,
+            ssl=ssl.create_default_context(),
+            enable_cleanup_closed=True,
+        )
+        self.client = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=timeouts.connect, connect=timeouts.connect
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+            trace_configs=[_no_redirects()],
+        )

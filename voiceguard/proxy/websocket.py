@@ -1,0 +1,245 @@
+"""Relaying one WebSocket: upstream handshake first, then frames both ways through the adapter.
+
+The upstream is connected before the client's upgrade is accepted, so the client gets the subprotocol the
+upstream chose (OpenAI ``realtime``, Deepgram ``token``) and an upstream refusal becomes an HTTP error
+instead of a socket that opens and dies. Frames are taken raw (``decode_text=False``) and a frame no guard
+changed is sent on as the very bytes that came in, with its opcode; pings, pongs and close codes are relayed
+rather than answered locally, so both peers see each other's keep-alive and close reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Final, Literal
+
+import aiohttp
+from aiohttp import WSMsgType, web
+from multidict import MultiMapping
+
+from voiceguard.correlation import WEBSOCKET_DROP, forward_headers
+from voiceguard.events import Direction
+from voiceguard.guards.base import Blocked
+from voiceguard.protocols.base import RequestHead, WsCodec, same_events
+from voiceguard.proxy.errors import (
+    WS_BAD_GATEWAY,
+    WS_INTERNAL_ERROR,
+    error_response,
+    ws_reason,
+)
+from voiceguard.proxy.runtime import Route, Runtime, UpstreamRedirected
+from voiceguard.session import Exchange
+
+CLOSE_TIMEOUT_S: Final = 5.0
+
+UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
+ClientSocket = web.WebSocketResponse[Literal[False]]
+_Socket = ClientSocket | UpstreamSocket
+
+
+def offered_protocols(request: web.Request) -> tuple[str, ...]:
+    offered: list[str] = []
+    for value in request.headers.getall("Sec-WebSocket-Protocol", ()):
+        offered.extend(part.strip() for part in value.split(",") if part.strip())
+    return tuple(offered)
+
+
+class WebSocketRelay:
+    """Relays one WebSocket connection; created per connection."""
+
+    __slots__ = ("_closed_by", "codec", "exchange", "request", "route", "runtime")
+
+    def __init__(
+        self, runtime: Runtime, route: Route, request: web.Request, exchange: Exchange, codec: WsCodec | None
+    ) -> None:
+        self.runtime = runtime
+        self.route = route
+        self.request = request
+        self.exchange = exchange
+        self.codec = codec
+        self._closed_by: str | None = None
+
+    async def run(self, head: RequestHead) -> web.StreamResponse:
+        pipeline = self.runtime.pipeline
+        exchange = self.exchange
+        client_ws: ClientSocket | None = None
+        try:
+            query = head.query
+            if self.codec is not None:
+                events = self.codec.handshake_events(head)
+                if events:
+                    out = pipeline.process(exchange, events, Direction.TO_UPSTREAM)
+                    if not same_events(events, out):
+                        edit = self.codec.render_handshake(out)
+                        if edit.query is not None:
+                            query = edit.query
+            upstream = await self._connect_upstream(head, query)
+            if isinstance(upstream, web.Response):
+                return upstream
+            async with upstream:
+                client_ws = await self._accept_client(upstream)
+                await self._pump_both(client_ws, upstream)
+            return client_ws
+        except Blocked as blocked:
+            exchange.outcome = "blocked"
+            exchange.status = blocked.status
+            if client_ws is None:
+                return error_response(blocked.status, "policy_violation", blocked.message, blocked.rule_id)
+            await client_ws.close(code=blocked.close_code, message=ws_reason(blocked.message))
+            return client_ws
+        except asyncio.CancelledError:
+            exchange.outcome = "client_disconnected"
+            raise
+        finally:
+            if exchange.finished_ns is None:
+                pipeline.finish_exchange(exchange, status=exchange.status)
+                if exchange.outcome != "client_disconnected":
+                    await pipeline.durable(exchange)
+
+    async def _connect_upstream(
+        self, head: RequestHead, query: MultiMapping[str]
+    ) -> UpstreamSocket | web.Response:
+        runtime, exchange = self.runtime, self.exchange
+        settings = runtime.settings
+        url = self.route.upstream_url(head.path, websocket=True).with_query(query)
+        runtime.pipeline.request_sent(exchange)
+        try:
+            async with asyncio.timeout(settings.timeouts.websocket_handshake):
+                upstream = await runtime.http.ws_connect(
+                    url,
+                    headers=forward_headers(self.request.headers, WEBSOCKET_DROP),
+                    protocols=offered_protocols(self.request),
+                    max_msg_size=settings.limits.max_ws_message_bytes,
+                    autoclose=False,
+                    autoping=False,
+                    decode_text=False,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
+                    compress=0,
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            exchange.status = exc.status
+            exchange.error_type = "handshake_refused"
+            exchange.outcome = "upstream_refused"
+            return error_response(
+                exc.status if exc.status >= 400 else 502,
+                "upstream_refused",
+                f"the upstream refused the WebSocket upgrade with status {exc.status}",
+            )
+        except UpstreamRedirected:
+            exchange.status, exchange.error_type = 502, "upstream_redirected"
+            return error_response(
+                502, "upstream_redirected", "the upstream answered with a redirect, not followed"
+            )
+        except TimeoutError:
+            exchange.status, exchange.error_type = 504, "upstream_timeout"
+            return error_response(
+                504, "upstream_timeout", "the upstream did not accept the WebSocket in time"
+            )
+        except (aiohttp.ClientError, OSError):
+            exchange.status, exchange.error_type = 502, "upstream_unreachable"
+            return error_response(502, "upstream_unreachable", "the upstream refused or could not be reached")
+        runtime.pipeline.first_byte(exchange)
+        return upstream
+
+    async def _accept_client(self, upstream: UpstreamSocket) -> ClientSocket:
+        limits = self.runtime.settings.limits
+        chosen = upstream.protocol
+        headers = {notice.header: notice.value for notice in self.exchange.notices}
+        client_ws: ClientSocket = web.WebSocketResponse(
+            protocols=(chosen,) if chosen else (),
+            max_msg_size=limits.max_ws_message_bytes,
+            autoclose=False,
+            autoping=False,
+            decode_text=False,
+        )
+        if headers:
+            client_ws.headers.update(headers)
+        await client_ws.prepare(self.request)
+        self.exchange.status = 101
+        return client_ws
+
+    async def _pump_both(self, client_ws: ClientSocket, upstream: UpstreamSocket) -> None:
+        to_upstream = asyncio.create_task(self._pump(client_ws, upstream, Direction.TO_UPSTREAM))
+        to_client = asyncio.create_task(self._pump(upstream, client_ws, Direction.TO_CLIENT))
+        try:
+            done, _pending = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            for task in (to_upstream, to_client):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(to_upstream, to_client, return_exceptions=True)
+            for socket in (client_ws, upstream):
+                if not socket.closed:
+                    await _close_quietly(socket, WS_INTERNAL_ERROR, b"relay ended")
+
+    async def _pump(self, source: _Socket, sink: _Socket, direction: Direction) -> None:
+        """Relay frames from ``source`` to ``sink`` until one side closes."""
+        exchange = self.exchange
+        codec = self.codec
+        pipeline = self.runtime.pipeline
+        to_client = direction is Direction.TO_CLIENT
+        while True:
+            message = await source.receive()
+            kind = message.type
+            if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                data: bytes = message.data
+                binary = kind is WSMsgType.BINARY
+                if to_client:
+                    exchange.messages_to_client += 1
+                    exchange.bytes_to_client += len(data)
+                else:
+                    exchange.messages_from_client += 1
+                    exchange.bytes_from_client += len(data)
+                if codec is None:
+                    await sink.send_frame(data, kind)
+                    continue
+                started = time.perf_counter_ns()
+                unit = codec.upstream_frame(data, binary) if to_client else codec.client_frame(data, binary)
+                if unit.events:
+                    out = pipeline.process(exchange, unit.events, direction)
+                    if not same_events(unit.events, out):
+                        frames = codec.render(unit, out)
+                        exchange.proxy_ns += time.perf_counter_ns() - started
+                        for frame in frames:
+                            await sink.send_frame(
+                                frame.raw, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT
+                            )
+                        continue
+                exchange.proxy_ns += time.perf_counter_ns() - started
+                await sink.send_frame(data, kind)
+            elif kind is WSMsgType.PING:
+                await sink.ping(message.data)
+            elif kind is WSMsgType.PONG:
+                await sink.pong(message.data)
+            elif kind is WSMsgType.CLOSE:
+                code = message.data if isinstance(message.data, int) else 1000
+                reason = (message.extra or "").encode("utf-8")[:123]
+                self._closed_by = "upstream" if to_client else "client"
+                await _close_quietly(sink, code, reason)
+                await _close_quietly(source, code, b"")
+                return
+            elif kind is WSMsgType.CLOSING:
+                # Our own close of this socket (relaying the other side's close) interrupted the read.
+                return
+            else:
+                # CLOSED or ERROR: the peer vanished without a close frame (1006 on the wire).
+                if to_client:
+                    self.exchange.error_type = self.exchange.error_type or "upstream_closed_abnormally"
+                    await _close_quietly(sink, WS_BAD_GATEWAY, ws_reason("upstream connection lost"))
+                else:
+                    self.exchange.outcome = "client_disconnected"
+                    await _close_quietly(sink, 1001, b"client went away")
+                return
+
+
+async def _close_quietly(socket: _Socket, code: int, reason: bytes) -> None:
+    if socket.closed:
+        return
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await socket.close(code=code, message=reason)
+    except (TimeoutError, ConnectionError, RuntimeError, aiohttp.ClientError):
+        pass

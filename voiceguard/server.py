@@ -1,0 +1,226 @@
+"""The aiohttp application: routes ``/<route>/<path>`` to upstreams, plus the admin API.
+
+Everything a request needs (routes, adapters, guards, sinks, the pooled upstream client) is built once here;
+handlers only look things up. Only ``cli.py`` imports this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+from aiohttp import web
+from opentelemetry.sdk.resources import Resource
+
+from voiceguard import __version__
+from voiceguard.admin import RUNTIME, add_admin_routes
+from voiceguard.config import Settings
+from voiceguard.correlation import BadCorrelation, forward_query, read_context
+from voiceguard.guards import build_guards
+from voiceguard.guards.base import Guard, GuardChain
+from voiceguard.pipeline import Pipeline
+from voiceguard.protocols.base import RequestHead
+from voiceguard.proxy.errors import error_response
+from voiceguard.proxy.http import HttpForwarder
+from voiceguard.proxy.runtime import Runtime, build_routes
+from voiceguard.proxy.websocket import WebSocketRelay
+from voiceguard.records import ClosableSink, Sink
+from voiceguard.telemetry.logging import RequestLogSink
+from voiceguard.telemetry.metrics import Metrics, MetricsSink
+
+log = structlog.get_logger("voiceguard.server")
+
+SWEEP_INTERVAL_S: Final = 1.0
+
+
+async def proxy_handler(request: web.Request) -> web.StreamResponse:
+    """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
+    runtime = request.app[RUNTIME]
+    name = request.match_info["route"]
+    route = runtime.routes.get(name)
+    if route is None:
+        return error_response(
+            404, "unknown_route", f"no such route; configured routes: {', '.join(runtime.routes)}"
+        )
+    try:
+        context = read_context(request.headers, request.query)
+    except BadCorrelation as exc:
+        return error_response(400, "bad_request", str(exc))
+
+    raw_path = request.rel_url.raw_path
+    path = raw_path[len(name) + 1 :] or "/"
+    head = RequestHead(
+        method=request.method,
+        path=path,
+        query=forward_query(request.query),
+        headers=request.headers,
+    )
+    websocket = request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
+    transport = "websocket" if websocket else "http"
+    ws_codec = route.adapter.websocket(head) if websocket else None
+    http_codec = None if websocket else route.adapter.http(head)
+    codec = ws_codec or http_codec
+    exchange = runtime.pipeline.open_exchange(
+        context,
+        route=name,
+        info=codec.info if codec is not None else route.passthrough_info,
+        transport=transport,
+        method=request.method,
+        path=path,
+    )
+    if exchange is None:
+        return error_response(
+            503, "too_many_calls", "voiceguard is at its configured limit of concurrent calls"
+        )
+    if websocket:
+        return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
+    return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
+
+
+def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
+    """The sinks, in order: what every record is handed to."""
+    return [MetricsSink(metrics), RequestLogSink()]
+
+
+async def _sweeper(pipeline: Pipeline) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        try:
+            pipeline.sweep()
+        except Exception:
+            log.exception("sweep_failed")
+
+
+def build_app(
+    settings: Settings,
+    *,
+    extra_sinks: Sequence[Sink] = (),
+    guards: Sequence[Guard] | None = None,
+) -> web.Application:
+    """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``)."""
+    resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
+    metrics = Metrics(resource)
+    sinks = [*_build_sinks(settings, metrics), *extra_sinks]
+    chain = GuardChain(build_guards(settings) if guards is None else guards)
+    pipeline = Pipeline(
+        chain,
+        sinks,
+        max_calls=settings.limits.max_calls,
+        call_idle_seconds=settings.limits.call_idle_seconds,
+    )
+    runtime = Runtime(
+        settings=settings,
+        routes=build_routes(settings),
+        pipeline=pipeline,
+        metrics=metrics,
+        admin_token=os.environ.get(settings.admin.token_env) or None,
+    )
+    app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
+    app[RUNTIME] = runtime
+    add_admin_routes(app)
+    app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
+    app.router.add_route("*", "/{route}", proxy_handler)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME]
+    runtime.open_client()
+    closable = [sink for sink in runtime.pipeline.sinks if isinstance(sink, ClosableSink)]
+    for sink in closable:
+        await sink.start()
+    sweeper = asyncio.create_task(_sweeper(runtime.pipeline), name="voiceguard-sweeper")
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        runtime.pipeline.shutdown()
+        for sink in reversed(closable):
+            try:
+                await sink.close()
+            except Exception:
+                log.exception("sink_close_failed", sink=getattr(sink, "name", type(sink).__name__))
+        if runtime.client is not None:
+            await runtime.client.close()
+        runtime.metrics.shutdown()
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls.cert is None or settings.tls.key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls.cert, settings.tls.key)
+    return context
+
+
+@dataclass
+class RunningServer:
+    """A started proxy: where it listens, and how to stop it."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+    scheme: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.runner.app[RUNTIME]
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start(
+    settings: Settings, *, extra_sinks: Sequence[Sink] = (), guards: Sequence[Guard] | None = None
+) -> RunningServer:
+    """Start listening; returns once the socket is bound (port 0 picks a free port)."""
+    app = build_app(settings, extra_sinks=extra_sinks, guards=guards)
+    runner = web.AppRunner(
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        max_line_size=settings.limits.max_header_bytes,
+        max_field_size=settings.limits.max_header_bytes,
+        shutdown_timeout=5.0,
+    )
+    await runner.setup()
+    ssl_context = _ssl_context(settings)
+    site = web.TCPSite(runner, settings.listen.host, settings.listen.port, ssl_context=ssl_context)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or ()
+    port = sockets[0].getsockname()[1] if sockets else settings.listen.port
+    return RunningServer(runner, settings.listen.host, port, "https" if ssl_context else "http")
+
+
+async def serve_forever(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly (sinks flushed, calls ended)."""
+    server = await start(settings)
+    log.info(
+        "listening",
+        url=server.url,
+        routes={name: str(route.upstream) for name, route in server.runtime.routes.items()},
+        version=__version__,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting_down")
+        await server.close()

@@ -1,0 +1,58 @@
+"""Synthetic audio for the simulator: tones in the formats the vendors return.
+
+The simulator is not a speech engine; its audio is a tone whose length follows the text, which is what
+latency and byte-accounting need. Formats that need an encoder (mp3, opus, aac, flac) are answered with the
+same PCM bytes under the requested content type, and say so in a header.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Final
+
+SECONDS_PER_CHARACTER: Final = 0.06
+"""Roughly 15 characters per second of speech."""
+
+CONTENT_TYPES: Final = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
+
+def tone_pcm16(seconds: float, sample_rate: int = 24_000, frequency: float = 220.0) -> bytes:
+    """Mono 16-bit little-endian PCM of a quiet sine tone."""
+    count = max(1, int(seconds * sample_rate))
+    step = 2 * math.pi * frequency / sample_rate
+    samples = (int(3000 * math.sin(step * index)) for index in range(count))
+    return struct.pack(f"<{count}h", *samples)
+
+
+def wav(pcm: bytes, sample_rate: int = 24_000) -> bytes:
+    """A RIFF/WAVE file around mono 16-bit PCM."""
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(pcm),
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        sample_rate,
+        sample_rate * 2,
+        2,
+        16,
+        b"data",
+        len(pcm),
+    )
+    return header + pcm
+
+
+def speech_for(text: str, sample_rate: int = 24_000) -> bytes:
+    """PCM whose duration follows the length of ``text``."""
+    return tone_pcm16(max(0.2, len(text) * SECONDS_PER_CHARACTER), sample_rate)

@@ -1,0 +1,1 @@
+"""Sinks that make calls observable: structured logs, metrics and traces."""
