@@ -22,7 +22,7 @@ class Upstream:
     """A plain upstream whose handlers the tests script, recording what arrived."""
 
     def __init__(self) -> None:
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.requests: list[web.Request] = []
         self.bodies: list[bytes] = []
         self.peers: list[object] = []
