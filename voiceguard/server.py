@@ -25,6 +25,7 @@ from voiceguard.config import Settings
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
+from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
@@ -105,6 +106,7 @@ def build_app(
     guards: Sequence[Guard] | None = None,
 ) -> web.Application:
     """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``)."""
+    keys = KeyStore(settings.data_dir)
     resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
     metrics = Metrics(resource)
     sinks = [*_build_sinks(settings, metrics), *extra_sinks]
@@ -120,6 +122,7 @@ def build_app(
         routes=build_routes(settings),
         pipeline=pipeline,
         metrics=metrics,
+        keys=keys,
         admin_token=os.environ.get(settings.admin.token_env) or None,
     )
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)

@@ -10,6 +10,7 @@ from yarl import URL
 
 from voiceguard.config import Settings
 from voiceguard.events import Stage
+from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
@@ -86,6 +87,7 @@ class Runtime:
     routes: dict[str, Route]
     pipeline: Pipeline
     metrics: Metrics
+    keys: KeyStore
     readiness: Readiness = field(default_factory=Readiness)
     client: aiohttp.ClientSession | None = None
     admin_token: str | None = None
