@@ -91,6 +91,8 @@ class Exchange:
     proxy_ns: int = 0
     """Time spent inside voiceguard on this exchange (parsing, guards, rendering), not waiting on I/O."""
     notices: list[ClientNotice] = field(default_factory=list)
+    upstream_headers: dict[str, str] = field(default_factory=dict)
+    """Headers sinks add to the upstream request when they see ``ExchangeStarted`` (e.g. ``traceparent``)."""
 
     @staticmethod
     def new_id() -> str:

@@ -120,6 +120,7 @@ class HttpForwarder:
             )
 
         headers = forward_headers(request.headers, REQUEST_DROP)
+        headers.update(exchange.upstream_headers)
         query = head.query
         body: bytes | io.BytesIO | AsyncIterator[bytes] | None = None
         streamed: _LimitedBody | None = None

@@ -102,12 +102,14 @@ class WebSocketRelay:
         runtime, exchange = self.runtime, self.exchange
         settings = runtime.settings
         url = self.route.upstream_url(head.path, websocket=True).with_query(query)
+        headers = forward_headers(self.request.headers, WEBSOCKET_DROP)
+        headers.update(exchange.upstream_headers)
         runtime.pipeline.request_sent(exchange)
         try:
             async with asyncio.timeout(settings.timeouts.websocket_handshake):
                 upstream = await runtime.http.ws_connect(
                     url,
-                    headers=forward_headers(self.request.headers, WEBSOCKET_DROP),
+                    headers=headers,
                     protocols=offered_protocols(self.request),
                     max_msg_size=settings.limits.max_ws_message_bytes,
                     autoclose=False,
