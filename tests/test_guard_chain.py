@@ -94,7 +94,9 @@ async def test_rewritten_prompt_reaches_upstream_and_held_text_is_released(
     assert [d.decision.rule_id for d in decisions] == ["TEST-SHOUT"]
 
 
-async def test_a_block_becomes_the_contracts_error(guarded, backend: Backend) -> None:  # type: ignore[no-untyped-def]
+async def test_a_block_becomes_the_contracts_error_and_is_recorded(
+    guarded, backend: Backend, recording: RecordingSink
+) -> None:  # type: ignore[no-untyped-def]
     proxy = await guarded(Refuse())
     async with openai.AsyncOpenAI(
         api_key="sk-test", base_url=f"{proxy.url}/openai/v1", max_retries=0
@@ -104,6 +106,7 @@ async def test_a_block_becomes_the_contracts_error(guarded, backend: Backend) ->
                 model="m", messages=[{"role": "user", "content": "forbidden words"}]
             )
     assert refused.value.status_code == 451
+    assert [d.decision.rule_id for d in recording.of(DecisionMade)] == ["TEST-BLOCK"]
     assert refused.value.body == {
         "type": "policy_violation",
         "message": "this request is refused by policy",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from voiceguard.events import ClientNotice, Direction, Event, PolicyDecision, Stage
-from voiceguard.guards.base import GuardChain, GuardContext
+from voiceguard.guards.base import Blocked, GuardChain, GuardContext
 from voiceguard.protocols.base import ExchangeInfo
 from voiceguard.records import (
     CallEnded,
@@ -149,19 +149,31 @@ class Pipeline:
         if not events:
             return events
         call = exchange.call
-        result = self.chain.process(GuardContext(call, exchange.info, direction), events)
+        try:
+            result = self.chain.process(GuardContext(call, exchange.info, direction), events)
+        except Blocked as blocked:
+            self._report(exchange, blocked.reports)
+            if not any(
+                isinstance(r, PolicyDecision) and r.rule_id == blocked.rule_id for r in blocked.reports
+            ):
+                self._report(exchange, [PolicyDecision(blocked.rule_id, "block", "blocked")])
+            raise
         now = self.clock()
-        for report in result.reports:
-            if isinstance(report, PolicyDecision):
-                self.emit(DecisionMade(exchange, report, now))
-            elif isinstance(report, ClientNotice):
-                exchange.notices.append(report)
+        self._report(exchange, result.reports, now)
         stage: Stage = exchange.info.stage
         turns = call.turns
         for event in result.events:
             turns.observe(stage, event, now)
             self.emit(EventObserved(exchange, event, direction, now))
         return result.events
+
+    def _report(self, exchange: Exchange, reports: list[Event], now: int | None = None) -> None:
+        at = self.clock() if now is None else now
+        for report in reports:
+            if isinstance(report, PolicyDecision):
+                self.emit(DecisionMade(exchange, report, at))
+            elif isinstance(report, ClientNotice):
+                exchange.notices.append(report)
 
     def _call_ended(self, call: Call) -> None:
         now = self.clock()

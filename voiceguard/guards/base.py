@@ -39,6 +39,8 @@ class Blocked(Exception):
         self.message = message
         self.status = status
         self.close_code = close_code
+        self.reports: list[Event] = []
+        """Decisions the chain had collected before the block, so they are recorded too."""
 
 
 class Guard(Protocol):
@@ -89,13 +91,17 @@ class GuardChain:
             return ChainResult(events, [])
         reports: list[Event] = []
         current = events
-        for guard in self.guards:
-            produced: list[Event] = []
-            for event in current:
-                for out in guard.process(ctx, event):
-                    if isinstance(out, REPORT_EVENTS):
-                        reports.append(out)
-                    else:
-                        produced.append(out)
-            current = produced
+        try:
+            for guard in self.guards:
+                produced: list[Event] = []
+                for event in current:
+                    for out in guard.process(ctx, event):
+                        if isinstance(out, REPORT_EVENTS):
+                            reports.append(out)
+                        else:
+                            produced.append(out)
+                current = produced
+        except Blocked as blocked:
+            blocked.reports = reports + blocked.reports
+            raise
         return ChainResult(current, reports)

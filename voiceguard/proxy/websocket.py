@@ -146,7 +146,7 @@ class WebSocketRelay:
     async def _accept_client(self, upstream: UpstreamSocket) -> ClientSocket:
         limits = self.runtime.settings.limits
         chosen = upstream.protocol
-        headers = {notice.header: notice.value for notice in self.exchange.notices}
+        notices = self.exchange.notices
         client_ws: ClientSocket = web.WebSocketResponse(
             protocols=(chosen,) if chosen else (),
             max_msg_size=limits.max_ws_message_bytes,
@@ -154,8 +154,8 @@ class WebSocketRelay:
             autoping=False,
             decode_text=False,
         )
-        if headers:
-            client_ws.headers.update(headers)
+        for notice in notices:
+            client_ws.headers.add(notice.header, notice.value)
         await client_ws.prepare(self.request)
         self.exchange.status = 101
         return client_ws
