@@ -1,0 +1,5 @@
+from voiceguard.protocols.passthrough import PassthroughAdapter
+
+
+class GeminiLiveAdapter(PassthroughAdapter):
+    pass

@@ -1,0 +1,63 @@
+"""Defensive reading of vendor JSON: wrong types and broken messages are facts to count, never crashes.
+
+Every adapter reads untrusted messages; these helpers turn "not what the protocol says" into ``None`` or
+empty containers, so a parser walks any input without ``isinstance`` ladders, and tell a malformed message
+(which is forwarded untouched and counted as a ``WireAnomaly``) from a valid one.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+
+MALFORMED: Final = object()
+"""What ``loads`` returns for bytes that are not JSON."""
+
+
+def loads(raw: bytes | str) -> Any:
+    """The parsed JSON, or ``MALFORMED``."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return MALFORMED
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def as_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def key_of(mapping: Mapping[str, Any], *spellings: str) -> str | None:
+    """The first spelling of a key present in ``mapping`` (protobuf JSON accepts camelCase and snake_case)."""
+    for spelling in spellings:
+        if spelling in mapping:
+            return spelling
+    return None
+
+
+def b64_size(value: object) -> int | None:
+    """The decoded size of a base64 string, or ``None`` when it is not valid base64.
+
+    Decoding is the only reliable validation; it costs microseconds for an audio frame and the bytes are
+    dropped at once (audio never leaves the adapter).
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return len(binascii.a2b_base64(value, strict_mode=True))
+    except (binascii.Error, ValueError):
+        return None
