@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
-from voiceguard.events import TEXT_EVENTS, Event, TextDelta, ToolCall
-from voiceguard.guards.base import GuardContext
+from voiceguard import server
+from voiceguard.events import TEXT_EVENTS, BiometricRequest, Direction, Event, TextDelta, ToolCall
+from voiceguard.guards.base import Guard, GuardContext
 from voiceguard.session import Call
+from voiceguard.testing import RecordingSink, settings_for
 
 
 class Replace:
@@ -19,8 +23,8 @@ class Replace:
 
     name = "test-replace"
 
-    def __init__(self, old: str, new: str) -> None:
-        self.old, self.new = old, new
+    def __init__(self, old: str, new: str, direction: Direction | None = None) -> None:
+        self.old, self.new, self.direction = old, new, direction
 
     def start(self, call: Call) -> None:
         pass
@@ -29,7 +33,9 @@ class Replace:
         pass
 
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
-        if isinstance(event, TEXT_EVENTS) and self.old in getattr(event, "text", ""):
+        if self.direction is not None and ctx.direction is not self.direction:
+            yield event
+        elif isinstance(event, TEXT_EVENTS) and self.old in getattr(event, "text", ""):
             yield dataclasses.replace(event, text=event.text.replace(self.old, self.new))  # type: ignore[type-var]
         elif isinstance(event, ToolCall) and self.old in event.arguments:
             yield dataclasses.replace(event, arguments=event.arguments.replace(self.old, self.new))
@@ -62,3 +68,26 @@ class HoldDigits:
             return
         masked = "".join("#" if char.isdigit() else char for char in text)
         yield dataclasses.replace(event, text=masked)
+
+
+class RefuseBiometrics:
+    """Turns every biometric feature off, as a consent guard does for a caller without consent."""
+
+    name = "test-refuse-biometrics"
+
+    def start(self, call: Call) -> None:
+        pass
+
+    def finish(self, call: Call) -> None:
+        pass
+
+    def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
+        yield dataclasses.replace(event, enabled=False) if isinstance(event, BiometricRequest) else event
+
+
+async def guarded_proxy(
+    data_dir: Path, upstreams: dict[str, str], recording: RecordingSink, *guards: Guard, **overrides: Any
+) -> server.RunningServer:
+    """voiceguard with exactly ``guards`` in its chain (the caller closes it)."""
+    settings = settings_for(upstreams, data_dir, **overrides)
+    return await server.start(settings, extra_sinks=[recording], guards=list(guards))

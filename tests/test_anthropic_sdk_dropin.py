@@ -11,15 +11,14 @@ import openai
 import pytest
 
 from tests.conftest import ProxyFactory
-from tests.guards import HoldDigits, Replace
+from tests.guards import HoldDigits, Replace, guarded_proxy
 from voiceguard import server
 from voiceguard.events import AgentText, PromptText, TextDelta, TextRole, ToolCall, Usage
-from voiceguard.guards.base import Guard
 from voiceguard.records import EventObserved, ExchangeFinished
 from voiceguard.simulator import RunningApp, start_app
 from voiceguard.simulator.anthropic_api import anthropic_app
 from voiceguard.simulator.backend import Backend, Reply, ToolCallSpec
-from voiceguard.testing import RecordingSink, settings_for
+from voiceguard.testing import RecordingSink
 
 CARD = "4111 1111 1111 1111"
 
@@ -36,13 +35,6 @@ async def proxy(
     make_proxy: ProxyFactory, anthropic_upstream: RunningApp, openai_upstream: RunningApp
 ) -> server.RunningServer:
     return await make_proxy({"anthropic": anthropic_upstream.url, "openai": openai_upstream.url})
-
-
-async def guarded_proxy(
-    tmp_path: Path, upstream: RunningApp, recording: RecordingSink, *guards: Guard
-) -> server.RunningServer:
-    settings = settings_for({"anthropic": upstream.url}, tmp_path / "guarded")
-    return await server.start(settings, extra_sinks=[recording], guards=list(guards))
 
 
 def client_for(proxy: server.RunningServer) -> anthropic.AsyncAnthropic:
@@ -154,7 +146,9 @@ async def test_a_guard_rewrite_reaches_the_vendor_and_the_client(
     tmp_path: Path, anthropic_upstream: RunningApp, backend: Backend, recording: RecordingSink
 ) -> None:
     backend.responder = lambda _prompt: Reply(text=f"Card {CARD} noted")
-    proxy = await guarded_proxy(tmp_path, anthropic_upstream, recording, Replace(CARD, "[card]"))
+    proxy = await guarded_proxy(
+        tmp_path, {"anthropic": anthropic_upstream.url}, recording, Replace(CARD, "[card]")
+    )
     try:
         async with client_for(proxy) as client:
             message = await client.messages.create(
@@ -173,7 +167,7 @@ async def test_a_streaming_guard_can_hold_and_release_text_mid_stream(
     tmp_path: Path, anthropic_upstream: RunningApp, backend: Backend, recording: RecordingSink
 ) -> None:
     backend.responder = lambda _prompt: Reply(text=f"Your card is {CARD} okay")
-    proxy = await guarded_proxy(tmp_path, anthropic_upstream, recording, HoldDigits())
+    proxy = await guarded_proxy(tmp_path, {"anthropic": anthropic_upstream.url}, recording, HoldDigits())
     try:
         async with (
             client_for(proxy) as client,

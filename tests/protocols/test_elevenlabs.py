@@ -1,4 +1,4 @@
-"""ElevenLabs: recorded TTS requests, audio, alignments and stream-input frames parse and render faithfully."""
+"""ElevenLabs: recorded TTS requests, audio, alignments and stream-input frames parse and render back."""
 
 from __future__ import annotations
 

@@ -93,7 +93,8 @@ def _array_edits(path: JsonPath, before: list[Any], after: list[Any]) -> list[tu
     stays as the vendor wrote it), the whole array when it changed."""
     if len(before) != len(after):
         return [(path, after)]
-    return [((*path, index), new) for index, (old, new) in enumerate(zip(before, after, strict=True)) if old != new]
+    pairs = enumerate(zip(before, after, strict=True))
+    return [((*path, index), new) for index, (old, new) in pairs if old != new]
 
 
 @dataclass(slots=True)
