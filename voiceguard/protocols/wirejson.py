@@ -49,14 +49,20 @@ def key_of(mapping: Mapping[str, Any], *spellings: str) -> str | None:
     return None
 
 
+_URLSAFE: Final = str.maketrans("-_", "+/")
+
+
 def b64_size(value: object) -> int | None:
     """The decoded size of a base64 string, or ``None`` when it is not valid base64.
 
+    Both alphabets are accepted, as protobuf JSON does (the google-genai SDK sends URL-safe base64).
     Decoding is the only reliable validation; it costs microseconds for an audio frame and the bytes are
     dropped at once (audio never leaves the adapter).
     """
     if not isinstance(value, str):
         return None
+    if "-" in value or "_" in value:
+        value = value.translate(_URLSAFE)
     try:
         return len(binascii.a2b_base64(value, strict_mode=True))
     except (binascii.Error, ValueError):

@@ -22,6 +22,7 @@ from voiceguard.simulator.backend import Backend, Received, Reply, word_pieces
 
 BACKEND = web.AppKey("gemini_backend", Backend)
 PROMPT_TOKENS = 40
+_STANDARD = str.maketrans("+/", "-_")
 
 
 class _Session:
@@ -134,7 +135,7 @@ async def _client_message(session: _Session, body: dict[str, Any]) -> None:
     if isinstance(realtime, dict):
         audio = realtime.get("audio")
         if isinstance(audio, dict):
-            session.audio_bytes += len(base64.b64decode(audio.get("data", "")))
+            session.audio_bytes += len(base64.urlsafe_b64decode(audio.get("data", "").translate(_STANDARD)))
         if isinstance(realtime.get("text"), str):
             await session.user_turn(realtime["text"])
         elif (
