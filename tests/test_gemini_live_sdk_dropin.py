@@ -1,4 +1,4 @@
-"""The official google-genai SDK's Live API works unchanged through voiceguard over WSS (the SDK forces it)."""
+"""The official google-genai SDK's Live API works unchanged through voiceguard over WSS (as it insists)."""
 
 from __future__ import annotations
 

@@ -251,7 +251,7 @@ class LiveCodec:
                 elif inline is not None and (
                     audio := _audio(as_dict(inline[1]), Direction.TO_CLIENT, OUTPUT_RATE)
                 ):
-                    events.extend([*self._started(), audio])
+                    events.extend([*self._started(), audio] if isinstance(audio, AudioChunk) else [audio])
         if found := _get(content, "outputTranscription", "output_transcription"):
             text = as_dict(found[1]).get("text")
             if isinstance(text, str):
