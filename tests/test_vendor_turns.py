@@ -17,7 +17,7 @@ from google.genai import types
 from tests.conftest import ProxyFactory
 from tests.tls import self_signed, trusting
 from voiceguard.records import TurnFinished
-from voiceguard.simulator import RunningApp, start_app
+from voiceguard.simulator import start_app
 from voiceguard.simulator.anthropic_api import anthropic_app
 from voiceguard.simulator.audio import tone_pcm16
 from voiceguard.simulator.backend import Backend
@@ -43,13 +43,15 @@ async def test_claude_then_elevenlabs_in_one_call_make_one_turn_with_both_stages
 ) -> None:
     proxy = await make_proxy(upstreams)
     call = {"X-VoiceGuard-Call-Id": "call-cascade-1"}
-    async with anthropic.AsyncAnthropic(
-        api_key="sk-test", base_url=f"{proxy.url}/anthropic", max_retries=0, default_headers=call
-    ) as llm:
-        async with llm.messages.stream(
+    async with (
+        anthropic.AsyncAnthropic(
+            api_key="sk-test", base_url=f"{proxy.url}/anthropic", max_retries=0, default_headers=call
+        ) as llm,
+        llm.messages.stream(
             model="claude-sonnet-5-5", max_tokens=64, messages=[{"role": "user", "content": "hello"}]
-        ) as stream:
-            reply = "".join([piece async for piece in stream.text_stream])
+        ) as stream,
+    ):
+        reply = "".join([piece async for piece in stream.text_stream])
     async with httpx.AsyncClient(headers=call) as http:
         tts = AsyncElevenLabs(api_key="sk-test", base_url=f"{proxy.url}/elevenlabs", httpx_client=http)
         audio = b"".join(
