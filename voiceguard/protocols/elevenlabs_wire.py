@@ -62,6 +62,21 @@ def audio_event(value: object, fmt: AudioFormat) -> Event:
     return audio_chunk(size, fmt)
 
 
+def alignment_text(value: object, keys: tuple[str, str, str]) -> str | None:
+    """The text an alignment spells, checked only as far as reading it needs (the hot path);
+    ``read_alignment`` validates the timings when a rewrite needs them."""
+    body = as_dict(value)
+    chars, starts, third = (body.get(key) for key in keys)
+    if not isinstance(chars, list) or not isinstance(starts, list) or not isinstance(third, list):
+        return None
+    if not len(chars) == len(starts) == len(third):
+        return None
+    try:
+        return "".join(chars)
+    except TypeError:
+        return None
+
+
 def alignment_events(
     body: dict[str, Any], fields: Sequence[tuple[str, str]], keys: tuple[str, str, str], message: int
 ) -> list[Event]:
@@ -71,11 +86,11 @@ def alignment_events(
         value = body.get(key)
         if value is None:
             continue
-        parsed = read_alignment(value, keys)
-        if parsed is None:
+        text = alignment_text(value, keys)
+        if text is None:
             events.append(WireAnomaly(PROVIDER, "bad_alignment"))
         else:
-            events.append(TextDelta(parsed.text, stream, AlignmentOrigin(message, (key,), keys)))
+            events.append(TextDelta(text, stream, AlignmentOrigin(message, (key,), keys)))
     return events
 
 
@@ -136,6 +151,8 @@ def render_alignments(
         template = as_dict(body.get(str(origin.path[0])))
         old = read_alignment(template, origin.keys)
         if old is None:
+            # timings that are not numbers cannot be realigned: drop the arrays rather than leak the text
+            edits.extend(((*origin.path, key), []) for key in origin.keys)
             continue
         arrays = _arrays(alignment.realign(old, new_text), origin.keys, template)
         for key, value in zip(origin.keys, arrays, strict=True):
@@ -155,7 +172,11 @@ def alignment_only(
 
 def last_time(value: object, keys: tuple[str, str, str]) -> float | None:
     """Where an alignment ends (seconds or milliseconds, as written), for placing released text."""
-    parsed = read_alignment(value, keys)
-    if parsed is None or not parsed.ends:
+    body = as_dict(value)
+    starts, third = body.get(keys[1]), body.get(keys[2])
+    if not isinstance(starts, list) or not isinstance(third, list) or not starts or not third:
         return None
-    return parsed.ends[-1]
+    last_start, last_third = starts[-1], third[-1]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (last_start, last_third)):
+        return None
+    return float(last_start + last_third) if keys == WS_KEYS else float(last_third)

@@ -48,10 +48,7 @@ class _Frame:
     from_client: bool
 
 
-def _anomaly(data: bytes, binary: bool) -> WireUnit | None:
-    body = loads(data)
-    if isinstance(body, dict):
-        return None
+def _anomaly(body: object, data: bytes, binary: bool) -> WireUnit:
     reason = "bad_json" if body is MALFORMED else "not_an_object"
     return WireUnit(raw=data, events=[WireAnomaly(PROVIDER, reason)], binary=binary)
 
@@ -80,9 +77,9 @@ class StreamInputCodec:
     # --- parsing ----------------------------------------------------------------------------------------
 
     def client_frame(self, data: bytes, binary: bool) -> WireUnit:
-        if (anomaly := _anomaly(data, binary)) is not None:
-            return anomaly
-        body: dict[str, Any] = orjson.loads(data)
+        body = loads(data)
+        if not isinstance(body, dict):
+            return _anomaly(body, data, binary)
         message = next(self._ids)
         stream = self._stream_of(body.get("context_id"))
         events: list[Event] = []
@@ -94,9 +91,9 @@ class StreamInputCodec:
         return WireUnit(raw=data, events=events, state=_Frame(message, body, True), binary=binary)
 
     def upstream_frame(self, data: bytes, binary: bool) -> WireUnit:
-        if (anomaly := _anomaly(data, binary)) is not None:
-            return anomaly
-        body: dict[str, Any] = orjson.loads(data)
+        body = loads(data)
+        if not isinstance(body, dict):
+            return _anomaly(body, data, binary)
         message = next(self._ids)
         stream = self._stream_of(body.get("contextId"))
         events: list[Event] = []
