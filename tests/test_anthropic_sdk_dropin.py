@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anthropic
 import openai
@@ -14,20 +12,12 @@ from tests.conftest import ProxyFactory
 from tests.guards import HoldDigits, Replace, guarded_proxy
 from voiceguard import server
 from voiceguard.events import AgentText, PromptText, TextDelta, TextRole, ToolCall, Usage
-from voiceguard.records import EventObserved, ExchangeFinished
-from voiceguard.simulator import RunningApp, start_app
-from voiceguard.simulator.anthropic_api import anthropic_app
+from voiceguard.records import ExchangeFinished
+from voiceguard.simulator import RunningApp
 from voiceguard.simulator.backend import Backend, Reply, ToolCallSpec
 from voiceguard.testing import RecordingSink
 
 CARD = "4111 1111 1111 1111"
-
-
-@pytest.fixture
-async def anthropic_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
-    app = await start_app(anthropic_app(backend))
-    yield app
-    await app.close()
 
 
 @pytest.fixture
@@ -39,10 +29,6 @@ async def proxy(
 
 def client_for(proxy: server.RunningServer) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(api_key="sk-test", base_url=f"{proxy.url}/anthropic", max_retries=0)
-
-
-def observed(recording: RecordingSink, kind: type[Any]) -> list[Any]:
-    return [r.event for r in recording.of(EventObserved) if isinstance(r.event, kind)]
 
 
 async def test_message_round_trips_with_usage_and_credentials_intact(
@@ -59,12 +45,12 @@ async def test_message_round_trips_with_usage_and_credentials_intact(
     assert message.usage.cache_read_input_tokens == 4
     received = backend.received[-1]
     assert (received.path, received.headers["Authorization"]) == ("/v1/messages", "Bearer sk-test")
-    assert [(e.role, e.text) for e in observed(recording, PromptText)] == [
+    assert [(e.role, e.text) for e in recording.events(PromptText)] == [
         (TextRole.SYSTEM, "Be brief."),
         (TextRole.USER, "What time is it?"),
     ]
-    assert [e.text for e in observed(recording, AgentText)] == ["You said: What time is it?"]
-    assert observed(recording, Usage)[0].input_tokens == 25
+    assert [e.text for e in recording.events(AgentText)] == ["You said: What time is it?"]
+    assert recording.events(Usage)[0].input_tokens == 25
     [finished] = recording.of(ExchangeFinished)
     assert (finished.exchange.info.provider, finished.exchange.info.operation) == ("anthropic", "messages")
 
@@ -85,7 +71,7 @@ async def test_streamed_message_arrives_event_by_event(
     assert "".join(pieces) == "You said: tell me a story"
     assert len(pieces) == 6
     assert final.stop_reason == "end_turn" and final.usage.output_tokens == 6
-    assert "".join(e.text for e in observed(recording, TextDelta)) == "You said: tell me a story"
+    assert "".join(e.text for e in recording.events(TextDelta)) == "You said: tell me a story"
 
 
 async def test_streamed_tool_use_input_arrives_intact_and_is_observed(
@@ -106,7 +92,7 @@ async def test_streamed_tool_use_input_arrives_intact_and_is_observed(
         final = await stream.get_final_message()
     [block] = final.content
     assert block.type == "tool_use" and block.name == "lookup_order" and block.input == {"order": "A-1234"}
-    fragments = observed(recording, ToolCall)
+    fragments = recording.events(ToolCall)
     assert "".join(f.arguments for f in fragments) == '{"order": "A-1234"}'
     assert {f.call_id for f in fragments} == {block.id}
 
@@ -137,7 +123,7 @@ async def test_tool_results_sent_back_are_observed_as_tool_text(
                 },
             ],
         )
-    texts = [(e.role, e.text) for e in observed(recording, PromptText)]
+    texts = [(e.role, e.text) for e in recording.events(PromptText)]
     assert (TextRole.TOOL, "shipped") in texts
     assert (TextRole.ASSISTANT, '{"order":"A-1"}') in texts
 
@@ -205,7 +191,7 @@ async def test_switching_the_agent_from_gpt4o_to_claude_is_one_line(
         )
         reply = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
     assert reply == "You said: book a table"
-    assert "".join(e.text for e in observed(recording, TextDelta)) == reply
-    assert [e.text for e in observed(recording, PromptText)] == ["book a table"]
+    assert "".join(e.text for e in recording.events(TextDelta)) == reply
+    assert [e.text for e in recording.events(PromptText)] == ["book a table"]
     [finished] = recording.of(ExchangeFinished)
     assert (finished.exchange.route, finished.exchange.info.operation) == (choice["route"], "chat")

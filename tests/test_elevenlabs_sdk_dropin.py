@@ -8,7 +8,6 @@ import io
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import elevenlabs
 import httpx
@@ -30,20 +29,12 @@ from voiceguard.events import (
     TTSText,
     Usage,
 )
-from voiceguard.records import EventObserved, ExchangeFinished
-from voiceguard.simulator import RunningApp, start_app
+from voiceguard.records import ExchangeFinished
+from voiceguard.simulator import RunningApp
 from voiceguard.simulator.backend import Backend
-from voiceguard.simulator.elevenlabs_api import elevenlabs_app
 from voiceguard.testing import RecordingSink
 
 VOICE = "JBFqnCBv73JqnFnWJqrW"
-
-
-@pytest.fixture
-async def elevenlabs_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
-    app = await start_app(elevenlabs_app(backend))
-    yield app
-    await app.close()
 
 
 @pytest.fixture
@@ -57,10 +48,6 @@ async def client_for(proxy: server.RunningServer) -> AsyncIterator[elevenlabs.As
         yield elevenlabs.AsyncElevenLabs(
             api_key="sk-test", base_url=f"{proxy.url}/elevenlabs", httpx_client=http
         )
-
-
-def observed(recording: RecordingSink, kind: type[Any]) -> list[Any]:
-    return [r.event for r in recording.of(EventObserved) if isinstance(r.event, kind)]
 
 
 async def test_speech_is_streamed_back_as_audio_with_seconds_and_character_usage(
@@ -81,10 +68,10 @@ async def test_speech_is_streamed_back_as_audio_with_seconds_and_character_usage
         f"/v1/text-to-speech/{VOICE}/stream",
         "sk-test",
     )
-    assert [e.text for e in observed(recording, TTSText)] == [text]
-    seconds = sum(e.seconds for e in observed(recording, AudioChunk))
+    assert [e.text for e in recording.events(TTSText)] == [text]
+    seconds = sum(e.seconds for e in recording.events(AudioChunk))
     assert seconds == pytest.approx(len(text) * 0.06, abs=0.001)
-    assert observed(recording, Usage) == [Usage(characters=len(text))]
+    assert recording.events(Usage) == [Usage(characters=len(text))]
     [finished] = recording.of(ExchangeFinished)
     assert (finished.exchange.info.operation, finished.exchange.info.stage) == ("speech", "tts")
 
@@ -101,7 +88,7 @@ async def test_with_timestamps_alignment_reaches_the_sdk_and_is_observed_as_spok
     async with client_for(proxy) as client:
         reply = await client.text_to_speech.convert_with_timestamps(VOICE, text="Code 4921.")
     assert reply.alignment is not None and "".join(reply.alignment.characters) == "Code 4921."
-    spoken = observed(recording, AgentText)
+    spoken = recording.events(AgentText)
     assert [e.text for e in spoken] == ["Code 4921.", "Code 4921."] and all(e.spoken for e in spoken)
 
 
@@ -137,7 +124,7 @@ async def test_instant_voice_cloning_is_seen_as_a_biometric_request(
     async with client_for(proxy) as client:
         created = await client.voices.ivc.create(name="Ana", files=[("ana.wav", io.BytesIO(b"RIFF...."))])
     assert created.voice_id.startswith("cloned")
-    assert observed(recording, BiometricRequest) == [BiometricRequest(BiometricFeature.VOICE_CLONING)]
+    assert recording.events(BiometricRequest) == [BiometricRequest(BiometricFeature.VOICE_CLONING)]
     assert b"RIFF...." in backend.received[-1].body
 
 
@@ -189,11 +176,11 @@ async def test_realtime_speech_over_wss_with_the_key_in_the_first_frame_never_re
     frames = [json.loads(f) for f in backend.received[-1].frames]
     assert frames[-1] == {"text": ""}
     assert "".join(f["text"] for f in frames) == " Hello there, your code is 4921. "
-    texts = [e.text for e in observed(recording, TTSText)]
+    texts = [e.text for e in recording.events(TTSText)]
     assert "".join(texts) == "Hello there, your code is 4921. "
-    assert "".join(e.text for e in observed(recording, TextDelta) if not e.stream.endswith("normalized")) == (
+    assert "".join(e.text for e in recording.events(TextDelta) if not e.stream.endswith("normalized")) == (
         "Hello there, your code is 4921. "
     )
-    assert sum(e.n_bytes for e in observed(recording, AudioChunk)) == len(audio)
-    assert observed(recording, ResponseDone) == [ResponseDone()]
+    assert sum(e.n_bytes for e in recording.events(AudioChunk)) == len(audio)
+    assert recording.events(ResponseDone) == [ResponseDone()]
     assert "sk-test" not in repr(recording.records)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +28,14 @@ from voiceguard.events import (
     Transcript,
     Usage,
 )
-from voiceguard.records import EventObserved, ExchangeFinished
-from voiceguard.simulator import RunningApp, start_app
+from voiceguard.records import ExchangeFinished
+from voiceguard.simulator import RunningApp
 from voiceguard.simulator.audio import tone_pcm16
 from voiceguard.simulator.backend import Backend, Reply, ToolCallSpec
-from voiceguard.simulator.gemini_live import gemini_app
 from voiceguard.telemetry.logging import configure_logging
 from voiceguard.testing import RecordingSink
 
 MODEL = "gemini-live-2.5-flash-preview"
-
-
-@pytest.fixture
-async def gemini_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
-    app = await start_app(gemini_app(backend))
-    yield app
-    await app.close()
 
 
 @pytest.fixture
@@ -61,10 +52,6 @@ def client_for(proxy: server.RunningServer, cert: Path, base_suffix: str = "") -
         base_url=f"{proxy.url}/gemini{base_suffix}", async_client_args={"ssl": trusting(cert)}
     )
     return genai.Client(api_key="sk-test", http_options=options)
-
-
-def observed(recording: RecordingSink, kind: type[Any]) -> list[Any]:
-    return [r.event for r in recording.of(EventObserved) if isinstance(r.event, kind)]
 
 
 async def _collect_turn(session: Any) -> list[Any]:
@@ -114,20 +101,20 @@ async def test_a_spoken_turn_round_trips_over_wss_and_becomes_events(
     )
     assert heard == "what is my balance"
 
-    assert observed(recording, LLMRequest)[0].model == f"models/{MODEL}"
-    assert [(e.role, e.text) for e in observed(recording, PromptText)] == [
+    assert recording.events(LLMRequest)[0].model == f"models/{MODEL}"
+    assert [(e.role, e.text) for e in recording.events(PromptText)] == [
         (TextRole.INSTRUCTIONS, "You are a bank's voice agent.")
     ]
-    inbound = [e for e in observed(recording, AudioChunk) if e.direction is Direction.TO_UPSTREAM]
+    inbound = [e for e in recording.events(AudioChunk) if e.direction is Direction.TO_UPSTREAM]
     assert [(e.n_bytes, e.seconds, e.sample_rate) for e in inbound] == [(len(audio), 0.5, 16_000)]
-    outbound = [e for e in observed(recording, AudioChunk) if e.direction is Direction.TO_CLIENT]
+    outbound = [e for e in recording.events(AudioChunk) if e.direction is Direction.TO_CLIENT]
     assert sum(e.n_bytes for e in outbound) == len(spoken) and outbound[0].sample_rate == 24_000
-    transcripts = observed(recording, Transcript)
+    transcripts = recording.events(Transcript)
     assert "".join(t.text for t in transcripts) == "what is my balance" and transcripts[-1].is_final
-    assert "".join(e.text for e in observed(recording, TextDelta)) == "You said: what is my balance"
-    assert observed(recording, ResponseStarted) == [ResponseStarted(model=f"models/{MODEL}")]
-    assert observed(recording, ResponseDone) == [ResponseDone(status="completed")]
-    [usage] = observed(recording, Usage)
+    assert "".join(e.text for e in recording.events(TextDelta)) == "You said: what is my balance"
+    assert recording.events(ResponseStarted) == [ResponseStarted(model=f"models/{MODEL}")]
+    assert recording.events(ResponseDone) == [ResponseDone(status="completed")]
+    [usage] = recording.events(Usage)
     assert (usage.input_tokens, usage.audio_input_tokens, usage.audio_output_tokens) == (40, 40, 6)
 
 
@@ -166,14 +153,14 @@ async def test_tool_calls_and_responses_are_observed_and_arrive_intact(
         if part.text
     )
     assert text == "Done, the tool answered."
-    assert observed(recording, LLMRequest)[0].tool_names == ("lookup_order",)
-    [tool_call] = observed(recording, ToolCall)
+    assert recording.events(LLMRequest)[0].tool_names == ("lookup_order",)
+    [tool_call] = recording.events(ToolCall)
     assert (tool_call.name, json.loads(tool_call.arguments), tool_call.call_id) == (
         "lookup_order",
         {"order": "A-1234"},
         call.id,
     )
-    texts = [(e.role, e.text) for e in observed(recording, PromptText)]
+    texts = [(e.role, e.text) for e in recording.events(PromptText)]
     assert texts[0] == (TextRole.USER, "where is my order")
     assert texts[1][0] is TextRole.TOOL and json.loads(texts[1][1]) == {"status": "shipped"}
 

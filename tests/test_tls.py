@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anthropic
@@ -18,16 +17,7 @@ import websockets
 
 from tests.conftest import ProxyFactory
 from tests.tls import self_signed, trusting
-from voiceguard.simulator import RunningApp, start_app
-from voiceguard.simulator.anthropic_api import anthropic_app
-from voiceguard.simulator.backend import Backend
-
-
-@pytest.fixture
-async def anthropic_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
-    app = await start_app(anthropic_app(backend))
-    yield app
-    await app.close()
+from voiceguard.simulator import RunningApp
 
 
 async def test_an_sdk_speaks_https_to_voiceguard_while_voiceguard_speaks_http_upstream(

@@ -64,15 +64,6 @@ def _role(value: object) -> TextRole:
     return TextRole.ASSISTANT if value == "assistant" else TextRole.USER
 
 
-def _raw_value(raw: bytes, path: JsonPath) -> str:
-    """The exact text of a JSON value (a tool's input object) as it was written."""
-    try:
-        start, end = jsonspan.find(raw, path)
-    except jsonspan.JsonSpanError:
-        return ""
-    return raw[start:end].decode("utf-8", "replace")
-
-
 def usage_event(usage: Mapping[str, Any], model: str | None) -> Usage:
     uncached = as_int(usage.get("input_tokens"))
     cache_read = as_int(usage.get("cache_read_input_tokens"))
@@ -96,7 +87,7 @@ def _block_events(blocks: list[Any], base: JsonPath, role: TextRole, raw: bytes,
             events.append(PromptText(block["text"], role, JsonOrigin(message, (*path, "text"))))
         elif kind == "tool_use" and "input" in block:
             origin = JsonValueOrigin(message, (*path, "input"))
-            events.append(PromptText(_raw_value(raw, origin.path), TextRole.ASSISTANT, origin))
+            events.append(PromptText(jsonspan.value_text(raw, origin.path), TextRole.ASSISTANT, origin))
         elif kind == "tool_result":
             content = block.get("content")
             if isinstance(content, str):
@@ -162,7 +153,7 @@ def message_events(body: Any, raw: bytes, message: int) -> list[Event]:
             events.append(
                 ToolCall(
                     name=as_str(block.get("name")),
-                    arguments=_raw_value(raw, value_origin.path),
+                    arguments=jsonspan.value_text(raw, value_origin.path),
                     call_id=as_str(block.get("id")),
                     stream=stream,
                     origin=value_origin,

@@ -35,7 +35,7 @@ from voiceguard.protocols.elevenlabs_wire import (
     render_alignments,
 )
 from voiceguard.protocols.jsonunit import JsonOrigin, render_json
-from voiceguard.protocols.wirejson import MALFORMED, as_dict, as_str, loads
+from voiceguard.protocols.wirejson import anomaly_unit, as_dict, as_str, loads
 
 STREAM_INPUT = ExchangeInfo(provider=PROVIDER, operation="speech_stream_input", stage=Stage.TTS)
 _DROPPABLE_KEYS: Final = frozenset({"text", "try_trigger_generation", "context_id"})
@@ -46,11 +46,6 @@ class _Frame:
     message: int
     body: dict[str, Any]
     from_client: bool
-
-
-def _anomaly(body: object, data: bytes, binary: bool) -> WireUnit:
-    reason = "bad_json" if body is MALFORMED else "not_an_object"
-    return WireUnit(raw=data, events=[WireAnomaly(PROVIDER, reason)], binary=binary)
 
 
 class StreamInputCodec:
@@ -79,7 +74,7 @@ class StreamInputCodec:
     def client_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            return _anomaly(body, data, binary)
+            return anomaly_unit(PROVIDER, body, data, binary)
         message = next(self._ids)
         stream = self._stream_of(body.get("context_id"))
         events: list[Event] = []
@@ -93,7 +88,7 @@ class StreamInputCodec:
     def upstream_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            return _anomaly(body, data, binary)
+            return anomaly_unit(PROVIDER, body, data, binary)
         message = next(self._ids)
         stream = self._stream_of(body.get("contextId"))
         events: list[Event] = []

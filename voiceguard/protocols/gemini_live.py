@@ -58,7 +58,16 @@ from voiceguard.protocols.base import (
 )
 from voiceguard.protocols.jsonspan import JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin, JsonValueOrigin, render_json
-from voiceguard.protocols.wirejson import MALFORMED, as_dict, as_int, as_list, as_str, b64_size, key_of, loads
+from voiceguard.protocols.wirejson import (
+    anomaly_unit,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    b64_size,
+    key_of,
+    loads,
+)
 
 PROVIDER: Final = "gemini"
 LIVE = ExchangeInfo(provider=PROVIDER, operation="live", stage=Stage.REALTIME)
@@ -74,14 +83,6 @@ _BIDI = re.compile(r"(?:GenerativeService\.|LlmBidiService/)BidiGenerateContent(
 def _get(mapping: dict[str, Any], camel: str, snake: str) -> tuple[str, Any] | None:
     key = key_of(mapping, camel, snake)
     return (key, mapping[key]) if key is not None else None
-
-
-def _raw_value(raw: bytes, path: JsonPath) -> str:
-    try:
-        start, end = jsonspan.find(raw, path)
-    except jsonspan.JsonSpanError:
-        return ""
-    return raw[start:end].decode("utf-8", "replace")
 
 
 def _audio(blob: dict[str, Any], direction: Direction, default_rate: int) -> Event | None:
@@ -133,8 +134,7 @@ class LiveCodec:
     def client_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            reason = "bad_json" if body is MALFORMED else "not_an_object"
-            return WireUnit(raw=data, events=[WireAnomaly(PROVIDER, reason)], binary=binary)
+            return anomaly_unit(PROVIDER, body, data, binary)
         message = next(self._ids)
         events: list[Event] = []
         if found := _get(body, "setup", "setup"):
@@ -202,7 +202,7 @@ class LiveCodec:
             if "response" in as_dict(response):
                 assert responses is not None
                 origin = JsonValueOrigin(message, (key, responses[0], index, "response"))
-                events.append(PromptText(_raw_value(raw, origin.path), TextRole.TOOL, origin))
+                events.append(PromptText(jsonspan.value_text(raw, origin.path), TextRole.TOOL, origin))
         return events
 
     # --- server -----------------------------------------------------------------------------------------
@@ -210,8 +210,7 @@ class LiveCodec:
     def upstream_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            reason = "bad_json" if body is MALFORMED else "not_an_object"
-            return WireUnit(raw=data, events=[WireAnomaly(PROVIDER, reason)], binary=binary)
+            return anomaly_unit(PROVIDER, body, data, binary)
         message = next(self._ids)
         events: list[Event] = []
         if found := _get(body, "serverContent", "server_content"):
@@ -269,7 +268,7 @@ class LiveCodec:
             call = as_dict(call)
             assert calls is not None
             origin = JsonValueOrigin(message, (key, calls[0], index, "args"))
-            arguments = _raw_value(raw, origin.path) if "args" in call else ""
+            arguments = jsonspan.value_text(raw, origin.path) if "args" in call else ""
             call_id = as_str(call.get("id"))
             events.append(
                 ToolCall(

@@ -139,6 +139,15 @@ def find(raw: bytes, path: JsonPath) -> tuple[int, int]:
     return start, end
 
 
+def value_text(raw: bytes, path: JsonPath) -> str:
+    """The exact text of the value at ``path`` as written (a tool's arguments object), or ``""``."""
+    try:
+        start, end = find(raw, path)
+    except JsonSpanError:
+        return ""
+    return raw[start:end].decode("utf-8", "replace")
+
+
 def _deletion_span(
     raw: bytes, position: int, siblings: list[tuple[str | int, int, int, int]]
 ) -> tuple[int, int]:

@@ -12,6 +12,9 @@ from typing import Any, Final
 
 import orjson
 
+from voiceguard.events import WireAnomaly
+from voiceguard.protocols.base import WireUnit
+
 MALFORMED: Final = object()
 """What ``loads`` returns for bytes that are not JSON."""
 
@@ -67,3 +70,9 @@ def b64_size(value: object) -> int | None:
     if padding and len(value) % 4:
         return None
     return len(body) * 3 // 4
+
+
+def anomaly_unit(provider: str, body: object, raw: bytes, binary: bool = False) -> WireUnit:
+    """The unit for a message that is not a JSON object: forwarded as it came, counted as an anomaly."""
+    reason = "bad_json" if body is MALFORMED else "not_an_object"
+    return WireUnit(raw=raw, events=[WireAnomaly(provider, reason)], binary=binary)
