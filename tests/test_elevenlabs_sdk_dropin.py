@@ -12,6 +12,7 @@ from pathlib import Path
 import elevenlabs
 import httpx
 import pytest
+import websockets
 from elevenlabs.core.api_error import ApiError
 
 from tests.conftest import ProxyFactory
@@ -184,3 +185,31 @@ async def test_realtime_speech_over_wss_with_the_key_in_the_first_frame_never_re
     assert sum(e.n_bytes for e in recording.events(AudioChunk)) == len(audio)
     assert recording.events(ResponseDone) == [ResponseDone()]
     assert "sk-test" not in repr(recording.records)
+
+
+async def test_a_guard_rewrites_stream_input_text_and_the_key_in_the_first_frame_reaches_the_vendor(
+    tmp_path: Path, elevenlabs_upstream: RunningApp, backend: Backend, recording: RecordingSink
+) -> None:
+    """A raw WebSocket client over plain ``ws://`` (what to use when TLS is not set up)."""
+    proxy = await guarded_proxy(
+        tmp_path, {"elevenlabs": elevenlabs_upstream.url}, recording, Replace("4921", "[code]")
+    )
+    url = f"ws://{proxy.host}:{proxy.port}/elevenlabs/v1/text-to-speech/{VOICE}/stream-input?output_format=pcm_16000"
+    replies = []
+    try:
+        async with asyncio.timeout(10), websockets.connect(url) as ws:
+            await ws.send(json.dumps({"text": " ", "xi-api-key": "sk-test"}))
+            await ws.send(json.dumps({"text": "Your code is 4921. ", "try_trigger_generation": True}))
+            await ws.send(json.dumps({"text": ""}))
+            async for message in ws:
+                replies.append(json.loads(message))
+    finally:
+        await proxy.close()
+    frames = [json.loads(f) for f in backend.received[-1].frames]
+    assert frames == [
+        {"text": " ", "xi-api-key": "sk-test"},
+        {"text": "Your code is [code]. ", "try_trigger_generation": True},
+        {"text": ""},
+    ]
+    assert "".join(replies[0]["alignment"]["chars"]) == "Your code is [code]. "
+    assert replies[-1] == {"isFinal": True}
