@@ -302,3 +302,22 @@ def test_malformed_server_frames_pass_untouched_and_are_counted() -> None:
     assert units[4].events == []
     for unit, frame in zip(units, frames("ws_server_malformed.jsonl"), strict=True):
         assert unit.raw == frame
+
+
+def test_text_released_next_to_a_broken_frame_still_reaches_the_client() -> None:
+    codec = socket()
+    stream = next(
+        e.stream
+        for e in codec.upstream_frame(frames("ws_server_frames.jsonl")[0], False).events
+        if isinstance(e, TextDelta)
+    )
+    unit = codec.upstream_frame(b'{"audio": ', False)
+    out = codec.render(unit, [TextDelta("tail", stream), *unit.events])
+    assert orjson.loads(out[0].raw)["alignment"]["chars"] == list("tail")
+    assert out[1].raw == b'{"audio": '
+    line_codec, _ = speech(f"{TTS}/stream/with-timestamps")
+    lines = line_codec.response_codec(200, {})
+    assert lines is not None
+    [broken] = lines.feed(b'{"audio_base64": \n')
+    rendered = lines.render(broken, [TextDelta("tail", "voice123#1"), *broken.events])
+    assert rendered.endswith(b'{"audio_base64": \n') and b'"characters":["t","a","i","l"]' in rendered

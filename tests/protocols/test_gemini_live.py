@@ -186,3 +186,14 @@ def test_a_tool_call_argument_rewrite_keeps_valid_json() -> None:
     assert isinstance(call, ToolCall)
     out = codec.render(unit, [dataclasses.replace(call, arguments='{"card": "[card]"}')])
     assert orjson.loads(out[0].raw)["toolCall"]["functionCalls"][0]["args"] == {"card": "[card]"}
+
+
+def test_text_released_next_to_a_broken_frame_still_reaches_the_client() -> None:
+    codec = LiveCodec()
+    unit = codec.upstream_frame(b'{"serverContent": ', True)
+    out = codec.render(unit, [TextDelta("held text", "model"), *unit.events])
+    assert [o.raw for o in out] == [
+        b'{"serverContent":{"modelTurn":{"parts":[{"text":"held text"}]}}}',
+        b'{"serverContent": ',
+    ]
+    assert all(o.binary for o in out)

@@ -21,7 +21,7 @@ from voiceguard.protocols import alignment, jsonspan
 from voiceguard.protocols.alignment import Alignment
 from voiceguard.protocols.audioformat import AudioFormat
 from voiceguard.protocols.jsonspan import JsonPath
-from voiceguard.protocols.wirejson import as_dict, b64_size
+from voiceguard.protocols.wirejson import as_dict, b64_size, loads
 
 PROVIDER: Final = "elevenlabs"
 
@@ -135,12 +135,11 @@ def render_alignments(
         if isinstance(origin, AlignmentOrigin) and origin.message != message:
             continue
         texts.setdefault(event.stream, []).append(event.text)
-    body = as_dict(orjson.loads(raw))
+    body = loads(raw)
+    leftover = {stream: "".join(pieces) for stream, pieces in texts.items() if stream not in own}
+    if not isinstance(body, dict):
+        return AlignmentRender(raw, leftover)
     edits: list[tuple[JsonPath, object]] = []
-    leftover: dict[str, str] = {}
-    for stream, pieces in texts.items():
-        if stream not in own:
-            leftover[stream] = "".join(pieces)
     for event in originals:
         if not isinstance(event, TextDelta | AgentText) or not isinstance(event.origin, AlignmentOrigin):
             continue

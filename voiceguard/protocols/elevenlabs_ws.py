@@ -71,10 +71,16 @@ class StreamInputCodec:
 
     # --- parsing ----------------------------------------------------------------------------------------
 
+    def _anomaly(self, body: object, data: bytes, binary: bool, *, from_client: bool) -> WireUnit:
+        """A broken frame: forwarded as it came; its direction is kept so injected text still fits."""
+        unit = anomaly_unit(PROVIDER, body, data, binary)
+        unit.state = _Frame(next(self._ids), {}, from_client)
+        return unit
+
     def client_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            return anomaly_unit(PROVIDER, body, data, binary)
+            return self._anomaly(body, data, binary, from_client=True)
         message = next(self._ids)
         stream = self._stream_of(body.get("context_id"))
         events: list[Event] = []
@@ -88,7 +94,7 @@ class StreamInputCodec:
     def upstream_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            return anomaly_unit(PROVIDER, body, data, binary)
+            return self._anomaly(body, data, binary, from_client=False)
         message = next(self._ids)
         stream = self._stream_of(body.get("contextId"))
         events: list[Event] = []

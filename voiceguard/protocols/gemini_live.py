@@ -129,12 +129,18 @@ class LiveCodec:
     def render_handshake(self, events: Sequence[Event]) -> RequestEdit:
         return UNCHANGED_REQUEST
 
+    def _anomaly(self, body: object, data: bytes, binary: bool, *, from_client: bool) -> WireUnit:
+        """A broken frame: forwarded as it came; its direction is kept so injected text still fits."""
+        unit = anomaly_unit(PROVIDER, body, data, binary)
+        unit.state = _Frame(next(self._ids), from_client)
+        return unit
+
     # --- client -----------------------------------------------------------------------------------------
 
     def client_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            return anomaly_unit(PROVIDER, body, data, binary)
+            return self._anomaly(body, data, binary, from_client=True)
         message = next(self._ids)
         events: list[Event] = []
         if found := _get(body, "setup", "setup"):
@@ -210,7 +216,7 @@ class LiveCodec:
     def upstream_frame(self, data: bytes, binary: bool) -> WireUnit:
         body = loads(data)
         if not isinstance(body, dict):
-            return anomaly_unit(PROVIDER, body, data, binary)
+            return self._anomaly(body, data, binary, from_client=False)
         message = next(self._ids)
         events: list[Event] = []
         if found := _get(body, "serverContent", "server_content"):
