@@ -11,8 +11,11 @@ import pytest
 
 from voiceguard import server
 from voiceguard.simulator import RunningApp, start_app
+from voiceguard.simulator.anthropic_api import anthropic_app
 from voiceguard.simulator.backend import Backend
 from voiceguard.simulator.deepgram_api import deepgram_app
+from voiceguard.simulator.elevenlabs_api import elevenlabs_app
+from voiceguard.simulator.gemini_live import gemini_app
 from voiceguard.simulator.openai_api import openai_app
 from voiceguard.testing import RecordingSink, settings_for
 
@@ -67,3 +70,24 @@ async def proxy(
 ) -> server.RunningServer:
     """voiceguard in front of the simulated OpenAI and Deepgram."""
     return await make_proxy({"openai": openai_upstream.url, "deepgram": deepgram_upstream.url})
+
+
+@pytest.fixture
+async def anthropic_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
+    app = await start_app(anthropic_app(backend))
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+async def elevenlabs_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
+    app = await start_app(elevenlabs_app(backend))
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+async def gemini_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
+    app = await start_app(gemini_app(backend))
+    yield app
+    await app.close()

@@ -55,6 +55,9 @@ class TlsConfig(_Section):
     def _both_or_neither(self) -> TlsConfig:
         if (self.cert is None) != (self.key is None):
             raise ValueError("set both tls.cert and tls.key, or neither")
+        for name, path in (("cert", self.cert), ("key", self.key)):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file {str(path)!r}")
         return self
 
 

@@ -259,6 +259,18 @@ class CallerInfo:
     call_sid: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WireAnomaly:
+    """A wire message that did not parse as its protocol says (bad JSON, invalid base64, wrong types).
+
+    The message itself is forwarded untouched: voiceguard observes traffic, it does not correct vendors.
+    ``reason`` is a short fixed label (never message content), so it can be counted as a metric.
+    """
+
+    protocol: str
+    reason: str
+
+
 # --- what guards report --------------------------------------------------------------------------------
 
 
@@ -305,6 +317,7 @@ Event: TypeAlias = (
     | CallerInfo
     | PolicyDecision
     | ClientNotice
+    | WireAnomaly
 )
 
 TEXT_EVENTS: tuple[type, ...] = (Transcript, PromptText, TextDelta, AgentText, TTSText)

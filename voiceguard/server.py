@@ -21,7 +21,7 @@ from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
-from voiceguard.config import Settings
+from voiceguard.config import ConfigError, Settings
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
@@ -162,7 +162,13 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.tls.cert is None or settings.tls.key is None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls.cert, settings.tls.key)
+    try:
+        context.load_cert_chain(settings.tls.cert, settings.tls.key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot load the TLS certificate {settings.tls.cert} with key {settings.tls.key}: "
+            f"{exc.strerror or exc}"
+        ) from None
     return context
 
 

@@ -16,7 +16,7 @@ from voiceguard.config import Settings, load_settings
 from voiceguard.events import Direction, Event, Stage
 from voiceguard.guards.base import GuardContext
 from voiceguard.protocols.base import ExchangeInfo
-from voiceguard.records import Record
+from voiceguard.records import EventObserved, Record
 from voiceguard.session import Call
 
 R = TypeVar("R")
@@ -34,6 +34,10 @@ class RecordingSink:
 
     def of(self, kind: type[R]) -> list[R]:
         return [record for record in self.records if isinstance(record, kind)]
+
+    def events(self, kind: type[R]) -> list[R]:
+        """The events of ``kind`` that went through the pipeline, in order (after the guards)."""
+        return [r.event for r in self.of(EventObserved) if isinstance(r.event, kind)]
 
 
 def settings_for(

@@ -17,14 +17,32 @@ def _openai() -> ProtocolAdapter:
     return OpenAIAdapter()
 
 
+def _anthropic() -> ProtocolAdapter:
+    from voiceguard.protocols.anthropic import AnthropicAdapter
+
+    return AnthropicAdapter()
+
+
+def _elevenlabs() -> ProtocolAdapter:
+    from voiceguard.protocols.elevenlabs import ElevenLabsAdapter
+
+    return ElevenLabsAdapter()
+
+
+def _gemini() -> ProtocolAdapter:
+    from voiceguard.protocols.gemini_live import GeminiLiveAdapter
+
+    return GeminiLiveAdapter()
+
+
 _FACTORIES: dict[str, Callable[[], ProtocolAdapter]] = {
     "passthrough": PassthroughAdapter,
     "openai": _openai,
     # Parsed by their own adapters once those land; until then relayed faithfully, untouched.
     "deepgram": lambda: PassthroughAdapter("deepgram"),
-    "elevenlabs": lambda: PassthroughAdapter("elevenlabs"),
-    "anthropic": lambda: PassthroughAdapter("anthropic"),
-    "gemini": lambda: PassthroughAdapter("gemini"),
+    "elevenlabs": _elevenlabs,
+    "anthropic": _anthropic,
+    "gemini": _gemini,
     "twilio": lambda: PassthroughAdapter("twilio"),
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
@@ -23,6 +24,13 @@ DELETE: Final = object()
 _WS = re.compile(rb"[ \t\r\n]*")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SCALAR = re.compile(rb"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
+
+
+@dataclass(frozen=True, slots=True)
+class RawJson:
+    """Edit value meaning "these bytes, already valid JSON": spliced as written, spacing kept."""
+
+    text: bytes
 
 
 class JsonSpanError(ValueError):
@@ -131,6 +139,15 @@ def find(raw: bytes, path: JsonPath) -> tuple[int, int]:
     return start, end
 
 
+def value_text(raw: bytes, path: JsonPath) -> str:
+    """The exact text of the value at ``path`` as written (a tool's arguments object), or ``""``."""
+    try:
+        start, end = find(raw, path)
+    except JsonSpanError:
+        return ""
+    return raw[start:end].decode("utf-8", "replace")
+
+
 def _deletion_span(
     raw: bytes, position: int, siblings: list[tuple[str | int, int, int, int]]
 ) -> tuple[int, int]:
@@ -157,7 +174,7 @@ def edit(raw: bytes, edits: Sequence[tuple[JsonPath, object]]) -> bytes:
             del_start, del_end = _deletion_span(raw, position, siblings)
             spans.append((del_start, del_end, b""))
         else:
-            spans.append((start, end, orjson.dumps(value)))
+            spans.append((start, end, value.text if isinstance(value, RawJson) else orjson.dumps(value)))
     spans.sort()
     for (_s1, e1, _v1), (s2, _e2, _v2) in itertools.pairwise(spans):
         if s2 < e1:

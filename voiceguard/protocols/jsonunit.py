@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from voiceguard.events import BiometricRequest, Event, ToolCall
 from voiceguard.protocols import jsonspan
 from voiceguard.protocols.jsonspan import JsonPath
@@ -23,6 +25,26 @@ class JsonOrigin:
 
     message: int
     path: JsonPath
+
+
+@dataclass(frozen=True, slots=True)
+class JsonValueOrigin(JsonOrigin):
+    """Like ``JsonOrigin``, but the text is the JSON of a value (a tool's ``input`` object), not a string.
+
+    A changed text that is still JSON is spliced in as written (so a guard's edit of one string inside the
+    object changes only those bytes); text that is not JSON any more is written as a JSON string, so nothing
+    of the original survives either way.
+    """
+
+
+def _spliced(origin: JsonOrigin, text: str) -> object:
+    if not isinstance(origin, JsonValueOrigin):
+        return text
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return jsonspan.RawJson(text.encode("utf-8"))
 
 
 def payload(event: Event) -> str | None:
@@ -70,6 +92,6 @@ def render_json(raw: bytes, originals: Sequence[Event], out: Sequence[Event], me
         old = payload(original)
         new = payload(replacement) if replacement is not None else ""
         if new is not None and new != old:
-            edits.append((origin.path, new))
+            edits.append((origin.path, _spliced(origin, new)))
     body = jsonspan.edit(raw, edits) if edits else raw
     return JsonRender(body, before, after)

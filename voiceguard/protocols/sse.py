@@ -84,3 +84,11 @@ def format_event(data: bytes, event: str | None = None, newline: bytes = b"\n") 
 def line_ending(raw: bytes) -> bytes:
     """The line ending a stream uses, so injected events match their neighbours."""
     return b"\r\n" if b"\r\n" in raw else b"\n"
+
+
+def replace_data(event: SseEvent, data: bytes, newline: bytes = b"\n") -> bytes:
+    """The event with its ``data`` replaced, every other byte (``event:`` line, ids, spacing) kept."""
+    original = event.data or b""
+    if original and b"\n" not in original and event.raw.count(original) == 1:
+        return event.raw.replace(original, data, 1)
+    return format_event(data, event.event, newline)

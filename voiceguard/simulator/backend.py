@@ -76,3 +76,9 @@ class Backend:
 
     def authorised(self, credential: str | None) -> bool:
         return credential is not None and credential in self.api_keys
+
+
+def word_pieces(text: str) -> list[str]:
+    """``text`` cut into streamable pieces that join back to it exactly (each word with its leading space)."""
+    pieces = text.split(" ")
+    return [piece if index == 0 else " " + piece for index, piece in enumerate(pieces)]
