@@ -28,9 +28,12 @@ from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
 from voiceguard.protocols.base import RequestHead
+from voiceguard.proxy.admission import client_address
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
+from voiceguard.proxy.paths import escapes_route
 from voiceguard.proxy.runtime import Runtime, build_routes
+from voiceguard.proxy.serving import SafeAppRunner, contract_errors
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
 from voiceguard.telemetry.logging import RequestLogSink
@@ -57,6 +60,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
 
     raw_path = request.rel_url.raw_path
     path = raw_path[len(name) + 1 :] or "/"
+    if escapes_route(path):
+        return error_response(400, "bad_request", "the path must not contain '.' or '..' segments")
     head = RequestHead(
         method=request.method,
         path=path,
@@ -80,9 +85,19 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         return error_response(
             503, "too_many_calls", "voiceguard is at its configured limit of concurrent calls"
         )
-    if websocket:
-        return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
-    return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
+    limits = runtime.settings.limits
+    client = client_address(request.remote, request.headers, limits.client_address_header)
+    refusal = runtime.admission.admit(client, exchange)
+    if refusal is not None:
+        exchange.outcome = refusal.error_type
+        runtime.pipeline.finish_exchange(exchange, status=refusal.status)
+        return error_response(refusal.status, refusal.error_type, refusal.message, headers=refusal.headers)
+    try:
+        if websocket:
+            return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
+        return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
+    finally:
+        runtime.admission.release(client, exchange)
 
 
 def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
@@ -125,7 +140,9 @@ def build_app(
         keys=keys,
         admin_token=os.environ.get(settings.admin.token_env) or None,
     )
-    app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
+    app = web.Application(
+        client_max_size=settings.limits.max_request_body_bytes, middlewares=[contract_errors]
+    )
     app[RUNTIME] = runtime
     add_admin_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
@@ -198,12 +215,10 @@ async def start(
 ) -> RunningServer:
     """Start listening; returns once the socket is bound (port 0 picks a free port)."""
     app = build_app(settings, extra_sinks=extra_sinks, guards=guards)
-    runner = web.AppRunner(
+    runner = SafeAppRunner(
         app,
-        handler_cancellation=True,
-        access_log=None,
-        max_line_size=settings.limits.max_header_bytes,
-        max_field_size=settings.limits.max_header_bytes,
+        max_header_bytes=settings.limits.max_header_bytes,
+        max_headers=settings.limits.max_headers,
         shutdown_timeout=5.0,
     )
     await runner.setup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
@@ -14,6 +15,7 @@ from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
+from voiceguard.proxy.admission import Admission
 from voiceguard.telemetry.metrics import Metrics
 
 
@@ -66,6 +68,14 @@ def _no_redirects() -> aiohttp.TraceConfig:
     return trace
 
 
+def upstream_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Upstream certificates are always verified: system store (``SSL_CERT_FILE``) plus ``ca_file``."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
 @dataclass(slots=True)
 class Readiness:
     """Named health checks that ``/readyz`` reports; a component registers its own."""
@@ -91,6 +101,10 @@ class Runtime:
     readiness: Readiness = field(default_factory=Readiness)
     client: aiohttp.ClientSession | None = None
     admin_token: str | None = None
+    admission: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.settings.limits)
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -105,7 +119,7 @@ class Runtime:
             limit=0,
             limit_per_host=0,
             ttl_dns_cache=300,
-            ssl=ssl.create_default_context(),
+            ssl=upstream_ssl_context(self.settings.upstream_tls.ca_file),
             enable_cleanup_closed=True,
         )
         self.client = aiohttp.ClientSession(
