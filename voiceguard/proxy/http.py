@@ -69,7 +69,8 @@ class HttpForwarder:
             exchange.outcome = "blocked"
             return self._refuse(blocked)
         except asyncio.CancelledError:
-            exchange.outcome = "client_disconnected"
+            if exchange.outcome == "ok":  # an outcome set before the client left (e.g. idle) stands
+                exchange.outcome = "client_disconnected"
             raise
         finally:
             if exchange.finished_ns is None:

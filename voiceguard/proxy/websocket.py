@@ -91,7 +91,8 @@ class WebSocketRelay:
             await client_ws.close(code=blocked.close_code, message=ws_reason(blocked.message))
             return client_ws
         except asyncio.CancelledError:
-            exchange.outcome = "client_disconnected"
+            if exchange.outcome == "ok":  # an outcome set before the client left (e.g. idle) stands
+                exchange.outcome = "client_disconnected"
             raise
         finally:
             if exchange.finished_ns is None:
@@ -199,8 +200,9 @@ class WebSocketRelay:
             if idle is not None and loop.time() - self._last_message >= idle:
                 self.exchange.outcome = "idle_timeout"
                 reason = ws_reason("idle timeout")
-                await _close_quietly(client_ws, WS_GOING_AWAY, reason)
+                # Upstream first: once the client's side is closed aiohttp cancels this handler.
                 await _close_quietly(upstream, WS_GOING_AWAY, reason)
+                await _close_quietly(client_ws, WS_GOING_AWAY, reason)
                 return
 
     def _rate_limited(self) -> bool:
@@ -261,8 +263,13 @@ class WebSocketRelay:
                 code = message.data if isinstance(message.data, int) else 1000
                 reason = (message.extra or "").encode("utf-8")[:123]
                 self._closed_by = "upstream" if to_client else "client"
-                await _close_quietly(sink, code, reason)
-                await _close_quietly(source, code, b"")
+                if to_client:
+                    # Answer the upstream before the client: closing the client's side cancels this handler.
+                    await _close_quietly(source, code, b"")
+                    await _close_quietly(sink, code, reason)
+                else:
+                    await _close_quietly(sink, code, reason)
+                    await _close_quietly(source, code, b"")
                 return
             elif kind is WSMsgType.CLOSING:
                 # Our own close of this socket (relaying the other side's close) interrupted the read.
