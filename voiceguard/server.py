@@ -36,6 +36,7 @@ from voiceguard.proxy.runtime import Runtime, build_routes
 from voiceguard.proxy.serving import SafeAppRunner, contract_errors
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
+from voiceguard.redaction import recordable_path
 from voiceguard.telemetry.logging import RequestLogSink
 from voiceguard.telemetry.metrics import Metrics, MetricsSink
 
@@ -79,7 +80,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         info=codec.info if codec is not None else route.passthrough_info,
         transport=transport,
         method=request.method,
-        path=path,
+        path=recordable_path(path),
     )
     if exchange is None:
         return error_response(

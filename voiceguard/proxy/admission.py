@@ -87,15 +87,12 @@ class Admission:
         self._calls_by_client: dict[str, Counter[str]] = {}
         self.websockets = 0
 
-    def websocket_refusal(self) -> Refusal | None:
-        """Checked before a WebSocket exchange opens: the process-wide socket limit."""
-        if self.websockets >= self._limits.max_websockets:
-            return Refusal(503, "too_many_websockets", "voiceguard is at its limit of WebSocket connections")
-        return None
-
     def admit(self, client: str, exchange: Exchange) -> Refusal | None:
         """Admit ``exchange`` for ``client``, or say why not; an admitted one must be ``release``d."""
         limits = self._limits
+        websocket = exchange.transport == "websocket"
+        if websocket and self.websockets >= limits.max_websockets:
+            return Refusal(503, "too_many_websockets", "voiceguard is at its limit of WebSocket connections")
         calls = self._calls_by_client.get(client)
         call = exchange.call
         if (calls is None or call.id not in calls) and len(calls or ()) >= limits.max_calls_per_client:
@@ -105,7 +102,7 @@ class Admission:
                 f"this client already has {limits.max_calls_per_client} calls open",
                 retry_after_s=1.0,
             )
-        if exchange.transport == "http" and call.named_by_client:
+        if not websocket and call.named_by_client:
             bucket = self._buckets(call).requests
             if not bucket.take(self._clock()):
                 return Refusal(
@@ -117,7 +114,7 @@ class Admission:
         if calls is None:
             calls = self._calls_by_client[client] = Counter()
         calls[call.id] += 1
-        if exchange.transport == "websocket":
+        if websocket:
             self.websockets += 1
         return None
 
