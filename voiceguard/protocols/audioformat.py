@@ -34,12 +34,12 @@ def from_elevenlabs(output_format: str | None) -> AudioFormat:
     """ElevenLabs ``output_format``: ``<codec>_<rate>[_<kbps>]``, default ``mp3_44100_128``."""
     parts = (output_format or "mp3_44100_128").split("_")
     codec = parts[0]
-    rate = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    rate = int(parts[1]) if len(parts) > 1 and parts[1].isascii() and parts[1].isdigit() else None
     if codec in _BYTES_PER_SAMPLE and rate:
         return AudioFormat(codec, rate, float(rate * _BYTES_PER_SAMPLE[codec]))
     if codec == "wav" and rate:
         return AudioFormat("wav", rate, float(rate * 2))
-    kbps = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+    kbps = int(parts[2]) if len(parts) > 2 and parts[2].isascii() and parts[2].isdigit() else None
     return AudioFormat(codec, rate, kbps * 125.0 if kbps else None)
 
 
