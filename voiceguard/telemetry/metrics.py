@@ -15,10 +15,13 @@ from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 
-from voiceguard.records import CallEnded, CallStarted, ExchangeFinished, Record
+from voiceguard.events import AudioChunk, WireAnomaly
+from voiceguard.records import CallEnded, CallStarted, EventObserved, ExchangeFinished, Record
 from voiceguard.telemetry import names
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+MAX_AUDIO_SERIES = 256
+"""Encodings come from the wire: past this many (route, direction, encoding) series, audio is not counted."""
 OVERHEAD_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
@@ -62,14 +65,42 @@ class MetricsSink:
         self._active_calls = meter.create_up_down_counter(names.ACTIVE_CALLS, unit="{call}")
         self._upstream_errors = meter.create_counter(names.UPSTREAM_ERRORS, unit="{error}")
         self._ws_messages = meter.create_counter(names.WS_MESSAGES, unit="{message}")
+        self._anomalies = meter.create_counter(names.WIRE_ANOMALIES, unit="{message}")
+        self._audio = meter.create_counter(names.AUDIO_DURATION, unit="s")
+        self._audio_attributes: dict[tuple[str, str, str], dict[str, str]] = {}
 
     def handle(self, record: Record) -> None:
-        if isinstance(record, ExchangeFinished):
+        if isinstance(record, EventObserved):
+            event = record.event
+            if isinstance(event, AudioChunk):
+                self._audio_chunk(record.exchange.route, event)
+            elif isinstance(event, WireAnomaly):
+                self._anomalies.add(
+                    1, {names.ATTR_ROUTE: record.exchange.route, names.ATTR_ANOMALY_KIND: event.kind}
+                )
+        elif isinstance(record, ExchangeFinished):
             self._exchange_finished(record)
         elif isinstance(record, CallStarted):
             self._active_calls.add(1)
         elif isinstance(record, CallEnded):
             self._active_calls.add(-1)
+
+    def _audio_chunk(self, route: str, chunk: AudioChunk) -> None:
+        """Called per realtime audio frame: the attribute dicts are reused, not rebuilt."""
+        if not chunk.seconds:
+            return
+        key = (route, chunk.direction.value, chunk.encoding or "unknown")
+        attributes = self._audio_attributes.get(key)
+        if attributes is None:
+            if len(self._audio_attributes) >= MAX_AUDIO_SERIES:
+                return
+            attributes = {
+                names.ATTR_ROUTE: key[0],
+                names.ATTR_DIRECTION: key[1],
+                names.ATTR_AUDIO_ENCODING: key[2],
+            }
+            self._audio_attributes[key] = attributes
+        self._audio.add(chunk.seconds, attributes)
 
     def _exchange_finished(self, record: ExchangeFinished) -> None:
         exchange = record.exchange
