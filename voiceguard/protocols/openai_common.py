@@ -85,7 +85,8 @@ def item_events(item: object, path: JsonPath, message: int, *, from_client: bool
         if from_client:
             return [PromptText(arguments, TextRole.ASSISTANT, origin)]
         name, call_id = as_str(item.get("name")), as_str(item.get("call_id"))
-        return [ToolCall(name, arguments, call_id, stream=item_id, origin=origin)]
+        complete = item.get("status") != "in_progress"
+        return [ToolCall(name, arguments, call_id, complete, item_id, origin)]
     if kind == "function_call_output":
         output = item.get("output")
         if isinstance(output, str):

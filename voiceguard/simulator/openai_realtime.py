@@ -293,7 +293,12 @@ class RealtimeConnection:
         return self.backend.responder(last["text"])
 
     async def _response_create(self, event: dict[str, Any]) -> None:
-        await self._start_reply(self._reply_for_conversation(), event.get("event_id"))
+        response = event.get("response")
+        if not isinstance(response, dict):
+            response = {}
+        modalities = response.get("output_modalities", response.get("modalities"))
+        chosen = [m for m in modalities if m in ("audio", "text")] if isinstance(modalities, list) else None
+        await self._start_reply(self._reply_for_conversation(), event.get("event_id"), chosen or None)
 
     async def _response_cancel(self, event: dict[str, Any]) -> None:
         if self.reply_task is None or self.reply_task.done():
@@ -305,7 +310,9 @@ class RealtimeConnection:
             return
         await self._cancel_reply("client_cancelled")
 
-    async def _start_reply(self, reply: Reply, event_id: object = None) -> None:
+    async def _start_reply(
+        self, reply: Reply, event_id: object = None, modalities: list[str] | None = None
+    ) -> None:
         if self.reply_task is not None and not self.reply_task.done():
             await self.error(
                 "conversation_already_has_active_response",
@@ -313,7 +320,7 @@ class RealtimeConnection:
                 event_id=event_id,
             )
             return
-        self.reply = ReplyStreamer(self.config, self.backend.timings, self.send, self.last_item)
+        self.reply = ReplyStreamer(self.config, self.backend.timings, self.send, self.last_item, modalities)
         self.reply_task = asyncio.create_task(self.reply.run(reply))
 
     async def _cancel_reply(self, reason: str) -> None:

@@ -52,7 +52,11 @@ class ReplyState:
 
 
 def response_object(
-    config: SessionConfig, state: ReplyState, status: str, details: dict[str, Any] | None
+    config: SessionConfig,
+    state: ReplyState,
+    modalities: list[str],
+    status: str,
+    details: dict[str, Any] | None,
 ) -> dict[str, Any]:
     words = len(state.spoken.split())
     audio_tokens = int(state.audio_seconds * 10)
@@ -76,7 +80,7 @@ def response_object(
         "status_details": details,
         "output": state.output,
         "conversation_id": "conv_sim",
-        "output_modalities": config.modalities,
+        "output_modalities": modalities,
         "max_output_tokens": "inf",
         "audio": {"output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": config.voice}},
         "usage": usage if status != "in_progress" else None,
@@ -88,9 +92,15 @@ class ReplyStreamer:
     """Streams one reply; ``run`` is the response task, ``state`` survives its cancellation."""
 
     def __init__(
-        self, config: SessionConfig, timings: Timings, send: Send, previous_item: str | None
+        self,
+        config: SessionConfig,
+        timings: Timings,
+        send: Send,
+        previous_item: str | None,
+        modalities: list[str] | None = None,
     ) -> None:
         self.config = config
+        self.modalities = modalities or config.modalities
         self.timings = timings
         self.send = send
         self.previous_item = previous_item
@@ -98,27 +108,21 @@ class ReplyStreamer:
 
     async def run(self, reply: Reply) -> None:
         state = self.state
-        await self.send(
-            {"type": "response.created", "response": response_object(self.config, state, "in_progress", None)}
-        )
+        await self.send({"type": "response.created", "response": self._object("in_progress", None)})
         await asyncio.sleep(self.timings.first_token)
         if reply.tool_calls:
             for index, call in enumerate(reply.tool_calls):
                 await self._tool_call(index, call.name, call.arguments)
         else:
             await self._message(reply.text or "Okay.")
-        await self.send(
-            {"type": "response.done", "response": response_object(self.config, state, "completed", None)}
-        )
+        await self.send({"type": "response.done", "response": self._object("completed", None)})
 
     async def cancelled(self, reason: str) -> None:
         details = {"type": "cancelled", "reason": reason}
-        await self.send(
-            {
-                "type": "response.done",
-                "response": response_object(self.config, self.state, "cancelled", details),
-            }
-        )
+        await self.send({"type": "response.done", "response": self._object("cancelled", details)})
+
+    def _object(self, status: str, details: dict[str, Any] | None) -> dict[str, Any]:
+        return response_object(self.config, self.state, self.modalities, status, details)
 
     async def _added(self, index: int, item: dict[str, Any]) -> None:
         self.state.output.append(item)
@@ -176,7 +180,7 @@ class ReplyStreamer:
 
     async def _message(self, text: str) -> None:
         config, state = self.config, self.state
-        audio = config.audio_out
+        audio = "audio" in self.modalities
         item: dict[str, Any] = {
             "id": new_id("item"),
             "type": "message",
