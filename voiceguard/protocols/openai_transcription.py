@@ -28,7 +28,7 @@ from voiceguard.events import (
     Word,
 )
 from voiceguard.protocols import jsonspan, multipart, sse, subtitles
-from voiceguard.protocols.audiometa import WAV_MAX_HEADER, AudioFormat, wav_header
+from voiceguard.protocols.audiometa import WAV_MAX_HEADER, wav_header
 from voiceguard.protocols.base import (
     UNCHANGED_REQUEST,
     ExchangeInfo,
@@ -49,9 +49,15 @@ TEXT_FIELDS: Final = ("prompt",)
 STREAM: Final = "transcript"
 
 
-def _upload_format(part: multipart.Part, body: bytes) -> AudioFormat | None:
+def _uploaded_audio(part: multipart.Part, body: bytes) -> AudioChunk:
+    """The uploaded file, measured: a WAVE header tells its format, other containers give bytes only."""
+    size = part.end - part.start
     header = wav_header(body[part.start : min(part.end, part.start + WAV_MAX_HEADER)])
-    return header.format if header is not None else None
+    if header is None:
+        return AudioChunk(Direction.TO_UPSTREAM, size)
+    audio = header.format
+    seconds = audio.seconds(max(0, size - header.data_offset))
+    return AudioChunk(Direction.TO_UPSTREAM, size, seconds, audio.encoding, audio.sample_rate)
 
 
 # --- transcription request ----------------------------------------------------------------------------------
@@ -84,12 +90,7 @@ class TranscriptionCodec:
         events: list[Event] = []
         for part in parts:
             if part.filename is not None or part.name == "file":
-                audio = _upload_format(part, body)
-                size = part.end - part.start
-                seconds = audio.seconds(size) if audio is not None else None
-                encoding = audio.encoding if audio is not None else None
-                rate = audio.sample_rate if audio is not None else None
-                events.append(AudioChunk(Direction.TO_UPSTREAM, size, seconds, encoding, rate))
+                events.append(_uploaded_audio(part, body))
                 continue
             value = body[part.start : part.end].decode("utf-8", "replace")
             if part.name is not None:

@@ -107,7 +107,6 @@ class ReplyStreamer:
         self.state = ReplyState()
 
     async def run(self, reply: Reply) -> None:
-        state = self.state
         await self.send({"type": "response.created", "response": self._object("in_progress", None)})
         await asyncio.sleep(self.timings.first_token)
         if reply.tool_calls:
