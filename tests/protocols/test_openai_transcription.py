@@ -128,7 +128,10 @@ def test_text_and_subtitle_replies_are_transcripts_rewritten_in_place(name: str)
 
 
 def test_multi_cue_subtitles_keep_numbers_timings_and_line_endings() -> None:
-    raw = b"1\r\n00:00:00,000 --> 00:00:01,000\r\nhello\r\nthere\r\n\r\n2\r\n00:00:01,000 --> 00:00:02,500\r\nbye\r\n"
+    raw = (
+        b"1\r\n00:00:00,000 --> 00:00:01,000\r\nhello\r\nthere\r\n\r\n"
+        b"2\r\n00:00:01,000 --> 00:00:02,500\r\nbye\r\n"
+    )
     codec = TranscriptTextCodec()
     unit = one_unit(codec, raw)
     assert [e.text for e in unit.events if isinstance(e, Transcript)] == ["hello\nthere", "bye"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from voiceguard.protocols import subtitles
 
-VTT = b"WEBVTT\n\nNOTE made by a test\n\ncue-1\n00:01.000 --> 00:02.500\nhello\n\n00:00:03.000 --> 00:00:04.000\nbye\n"
+VTT = (
+    b"WEBVTT\n\nNOTE made by a test\n\n"
+    b"cue-1\n00:01.000 --> 00:02.500\nhello\n\n"
+    b"00:00:03.000 --> 00:00:04.000\nbye\n"
+)
 
 
 def test_vtt_cues_with_and_without_ids_and_hours() -> None:
