@@ -1,4 +1,4 @@
-"""The openai SDK's realtime clients work through voiceguard unchanged, and voiceguard understands the call."""
+"""The openai SDK's realtime clients work through voiceguard unchanged; voiceguard understands the call."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import base64
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from voiceguard.simulator.backend import Backend, Reply, Timings, ToolCallSpec
 from voiceguard.testing import RecordingSink, settings_for
 from voiceguard.turns import Turn
 
+EVENT_TIMEOUT_S = 10
 SPEECH = base64.b64encode(tone_pcm16(0.02)).decode()
 SILENCE = base64.b64encode(bytes(960)).decode()
 GA_SESSION: dict[str, Any] = {
@@ -53,9 +54,9 @@ async def speak(connection: Any, speech_frames: int = 15, silence_frames: int = 
         await connection.input_audio_buffer.append(audio=SILENCE)
 
 
-async def events_until(connection: Any, last: str, timeout: float = 10) -> list[Any]:
+async def events_until(connection: Any, last: str) -> list[Any]:
     seen: list[Any] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(EVENT_TIMEOUT_S):
         async for event in connection:
             seen.append(event)
             if event.type == last:
@@ -63,10 +64,17 @@ async def events_until(connection: Any, last: str, timeout: float = 10) -> list[
     raise AssertionError(f"the connection closed before {last}")
 
 
+async def eventually(check: Callable[[], bool]) -> None:
+    """Records reach sinks after the socket closes; wait (bounded) until ``check`` holds."""
+    for _ in range(250):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the expected records never arrived")
+
+
 async def turns_of(recording: RecordingSink, count: int = 1) -> list[Turn]:
-    async with asyncio.timeout(5):
-        while len(recording.of(TurnFinished)) < count:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: len(recording.of(TurnFinished)) >= count)
     return [record.turn for record in recording.of(TurnFinished)]
 
 
@@ -291,7 +299,5 @@ async def test_anomalies_do_not_reach_turns_or_break_the_call(
         await ws.recv()
         await ws.send(b"\x00binary")
         await ws.recv()
-    async with asyncio.timeout(5):
-        while not observed(recording, WireAnomaly):
-            await asyncio.sleep(0.02)
+    await eventually(lambda: bool(observed(recording, WireAnomaly)))
     assert observed(recording, WireAnomaly) == [WireAnomaly("binary_frame")]
