@@ -54,6 +54,7 @@ from voiceguard.protocols.openai_common import (
 
 MAX_TEMPLATES: Final = 64
 """Streams whose last delta shape is kept (for text a guard releases later); the oldest is dropped."""
+MAX_CHUNK_SIZES: Final = 64
 _TEMPLATE_KEYS: Final = ("type", "response_id", "item_id", "output_index", "content_index")
 
 _BETA_FORMATS: Final = {"pcm16": PCM16_24K, "g711_ulaw": G711_ULAW, "g711_alaw": G711_ALAW}
@@ -81,6 +82,8 @@ class RealtimeState:
     input: AudioFormat = PCM16_24K
     output: AudioFormat = PCM16_24K
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    chunks: dict[tuple[Direction, int], AudioChunk] = field(default_factory=dict)
+    """Audio frames mostly repeat one size: their (immutable) event is made once and reused."""
 
     def apply_session(self, session: dict[str, Any]) -> None:
         """Take the model and audio formats from a session (GA nests them under ``audio``)."""
@@ -90,6 +93,7 @@ class RealtimeState:
         ga_out = audio_format(as_dict(audio.get("output")).get("format"))
         self.input = ga_in or audio_format(session.get("input_audio_format")) or self.input
         self.output = ga_out or audio_format(session.get("output_audio_format")) or self.output
+        self.chunks.clear()
 
     def remember(self, stream: str, body: dict[str, Any]) -> None:
         """Keep the shape of a stream's last delta, so text a guard releases later can follow it."""
@@ -98,8 +102,15 @@ class RealtimeState:
         self.templates[stream] = {key: body[key] for key in _TEMPLATE_KEYS if key in body}
 
     def audio_chunk(self, direction: Direction, size: int) -> AudioChunk:
-        audio = self.input if direction is Direction.TO_UPSTREAM else self.output
-        return AudioChunk(direction, size, audio.seconds(size), audio.encoding, audio.sample_rate)
+        key = (direction, size)
+        chunk = self.chunks.get(key)
+        if chunk is None:
+            if len(self.chunks) >= MAX_CHUNK_SIZES:
+                self.chunks.clear()
+            audio = self.input if direction is Direction.TO_UPSTREAM else self.output
+            chunk = AudioChunk(direction, size, audio.seconds(size), audio.encoding, audio.sample_rate)
+            self.chunks[key] = chunk
+        return chunk
 
 
 Handler = Callable[[RealtimeState, dict[str, Any], int], list[Event]]
