@@ -293,4 +293,4 @@ def test_the_codec_keeps_only_a_bounded_number_of_stream_shapes() -> None:
     for index in range(500):
         frame = {"type": "response.output_text.delta", "item_id": f"item_{index}", "delta": "x"}
         codec.upstream_frame(orjson.dumps(frame), False)
-    assert len(codec.state.templates) == 64
+    assert len(codec.state.shapes) == 64
