@@ -261,14 +261,17 @@ class CallerInfo:
 
 @dataclass(frozen=True, slots=True)
 class WireAnomaly:
-    """A wire message that did not parse as its protocol says (bad JSON, invalid base64, wrong types).
+    """A wire message the adapter could not read as its protocol says (bad JSON, unknown event type,
+    invalid base64, a missing field). The message itself is forwarded untouched; this only counts it.
 
-    The message itself is forwarded untouched: voiceguard observes traffic, it does not correct vendors.
-    ``reason`` is a short fixed label (never message content), so it can be counted as a metric.
+    ``kind`` is one of a small fixed set (``bad_json``, ``not_an_event``, ``not_an_object``,
+    ``unknown_event``, ``invalid_base64``, ``missing_field``, ``binary_frame``, ...), safe as a metric
+    label; ``event_type``
+    names the vendor event where one was read (bounded in length, never a metric label).
     """
 
-    protocol: str
-    reason: str
+    kind: str
+    event_type: str | None = None
 
 
 # --- what guards report --------------------------------------------------------------------------------
@@ -315,9 +318,9 @@ Event: TypeAlias = (
     | UpstreamError
     | BiometricRequest
     | CallerInfo
+    | WireAnomaly
     | PolicyDecision
     | ClientNotice
-    | WireAnomaly
 )
 
 TEXT_EVENTS: tuple[type, ...] = (Transcript, PromptText, TextDelta, AgentText, TTSText)
