@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import time
 import uuid
 from typing import Any, Final
@@ -149,15 +150,18 @@ async def listen_prerecorded(request: web.Request) -> web.Response:
         if diarize:
             utterance["speaker"] = 0
         result["results"]["utterances"] = [utterance]
-    return web.json_response(result, headers={"dg-request-id": request_id})
+    answer = json.dumps(result).encode()
+    backend.received[-1].sent.append(answer)
+    return web.Response(body=answer, content_type="application/json", headers={"dg-request-id": request_id})
 
 
 class _LiveSession:
     """One live transcription socket: cuts incoming audio into scripted utterances."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, record: Received) -> None:
         self.backend = request.app[BACKEND]
         self.ws = ws
+        self.record = record
         query = request.query
         self.encoding = query.get("encoding", "linear16")
         self.sample_rate = int(query.get("sample_rate", "16000"))
@@ -178,7 +182,9 @@ class _LiveSession:
         return n_bytes / (bytes_per_sample * self.sample_rate * self.channels)
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send_str(orjson.dumps(message).decode())
+        text = orjson.dumps(message).decode()
+        self.record.sent.append(text)
+        await self.ws.send_str(text)
 
     def results(
         self, text: str, is_final: bool, speech_final: bool, from_finalize: bool = False
@@ -277,7 +283,7 @@ async def listen_live(request: web.Request) -> web.StreamResponse:
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     ws = web.WebSocketResponse(protocols=("token",) if "token" in offered else ())
     await ws.prepare(request)
-    session = _LiveSession(request, ws)
+    session = _LiveSession(request, ws, record)
     with contextlib.suppress(ConnectionResetError):
         async for message in ws:
             if message.type is WSMsgType.BINARY:
