@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguard import server
-from voiceguard.events import BiometricRequest, ClientNotice, Event, Transcript, TTSText
+from voiceguard.events import AgentText, BiometricRequest, ClientNotice, Event, Transcript, TTSText
 from voiceguard.guards.base import Guard, GuardContext
 from voiceguard.session import Call
 from voiceguard.testing import RecordingSink, settings_for
@@ -63,10 +63,10 @@ class RefuseVoiceprints(_Guard):
 
 
 class RedactDigits(_Guard):
-    """Replaces every run of digits in transcripts and spoken text, leaving words to the adapter."""
+    """Replaces every run of digits in what is said or heard, leaving transcript words to the adapter."""
 
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
-        if isinstance(event, Transcript | TTSText) and DIGITS.search(event.text):
+        if isinstance(event, Transcript | TTSText | AgentText) and DIGITS.search(event.text):
             yield dataclasses.replace(event, text=DIGITS.sub("[NUMBER]", event.text))
         else:
             yield event
