@@ -110,7 +110,6 @@ def prerecorded_events(body: Mapping[str, Any], parser: TranscriptParser, model:
     for u_index, utterance in enumerate(_list(results.get("utterances"))):
         if isinstance(utterance, dict):
             u_path = ("results", "utterances", u_index)
-            parser.speakers(utterance, u_path)
             speaker = utterance.get("speaker")
             parser.transcript(
                 utterance,
@@ -153,7 +152,7 @@ class ListenResultCodec:
         body = decode(raw)
         if body is None:
             return [WireUnit(raw=raw, events=[WireAnomaly(MALFORMED_JSON, "listen_result")])]
-        parser = TranscriptParser(1)
+        parser = TranscriptParser(1, body)
         return [WireUnit(raw=raw, events=prerecorded_events(body, parser, self._model), state=parser)]
 
     def render(self, unit: WireUnit, events: Sequence[Event]) -> bytes:
@@ -262,7 +261,7 @@ class ListenSocketCodec(JsonSocketCodec):
         self._template = body
         channel_index = _list(body.get("channel_index"))
         channel = str(channel_index[0]) if channel_index else "0"
-        parser = TranscriptParser(frame.message)
+        parser = TranscriptParser(frame.message, body)
         is_final = body.get("is_final") is True
         end_of_turn = body.get("speech_final") is True
         for a_index, alternative in enumerate(_list(_dict(body.get("channel")).get("alternatives"))):
@@ -281,7 +280,7 @@ class ListenSocketCodec(JsonSocketCodec):
         events: list[Event] = []
         if event == "StartOfTurn":
             events.append(SpeechStarted(audio_s=_number(body.get("audio_window_start"))))
-        parser = TranscriptParser(frame.message)
+        parser = TranscriptParser(frame.message, body)
         done = event == "EndOfTurn"
         parser.transcript(body, (), "0", is_final=done, end_of_turn=done)
         frame.parsed = parser
@@ -291,7 +290,9 @@ class ListenSocketCodec(JsonSocketCodec):
         self, raw: bytes, originals: Sequence[Event], out: Sequence[Event], frame: JsonFrame
     ) -> JsonRender:
         parser = (
-            frame.parsed if isinstance(frame.parsed, TranscriptParser) else TranscriptParser(frame.message)
+            frame.parsed
+            if isinstance(frame.parsed, TranscriptParser)
+            else TranscriptParser(frame.message, frame.body)
         )
         return render_transcripts(raw, originals, out, parser)
 

@@ -43,22 +43,81 @@ _SPEAKER_KEYS: Final = ("speaker", "speaker_confidence")
 
 @dataclass(frozen=True, slots=True)
 class WordsOrigin:
-    """A transcript with words: the path of its text, of its words array, and which fields each word has."""
+    """A transcript with words: the path of its text and of its words array."""
 
     message: int
     text: JsonPath
     words: JsonPath | None
-    fields: tuple[int, ...] = ()
 
 
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+_NUMBER: Final = (int, float)
+_LABEL: Final = (int, str)
+_NO_WORD: Final = Word("")
 
 
-def _label(value: object) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    return str(value) if isinstance(value, int | str) else None
+def words_of(value: object) -> tuple[Word, ...]:
+    """The words of a result. Runs on every live result, so plain lookups only; ``bool`` is no number."""
+    if type(value) is not list:
+        return ()
+    words: list[Word] = []
+    for item in value:
+        if type(item) is not dict:
+            words.append(_NO_WORD)
+            continue
+        text = item.get("punctuated_word")
+        if type(text) is not str:
+            text = item.get("word")
+            if type(text) is not str:
+                text = ""
+        start, end = item.get("start"), item.get("end")
+        confidence, speaker = item.get("confidence"), item.get("speaker")
+        words.append(
+            Word(
+                text,
+                start if type(start) in _NUMBER else None,
+                end if type(end) in _NUMBER else None,
+                str(speaker) if type(speaker) in _LABEL else None,
+                confidence if type(confidence) in _NUMBER else None,
+            )
+        )
+    return tuple(words)
+
+
+def speaker_paths(value: object, path: JsonPath = ()) -> list[JsonPath]:
+    """Every ``speaker``/``speaker_confidence`` member in a message (only speaker labels use these names)."""
+    found: list[JsonPath] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in _SPEAKER_KEYS:
+                found.append((*path, key))
+            elif isinstance(item, dict | list):
+                found.extend(speaker_paths(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                found.extend(speaker_paths(item, (*path, index)))
+    return found
+
+
+def _at(body: object, path: JsonPath) -> object:
+    for step in path:
+        if isinstance(body, dict) and isinstance(step, str):
+            body = body.get(step)
+        elif isinstance(body, list) and isinstance(step, int) and step < len(body):
+            body = body[step]
+        else:
+            return None
+    return body
+
+
+def _word_fields(item: object) -> int:
+    if not isinstance(item, dict):
+        return 0
+    return (
+        (HAS_WORD if isinstance(item.get("word"), str) else 0)
+        | (HAS_PUNCTUATED if isinstance(item.get("punctuated_word"), str) else 0)
+        | (HAS_END if "end" in item else 0)
+    )
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -74,45 +133,15 @@ class TranscriptParser:
     """Collects the transcript events of one message, and where its speaker labels are."""
 
     message: int
+    body: dict[str, Any] = field(default_factory=dict)
+    """The decoded message, kept (not copied) to find speaker labels and word fields when rendering."""
     events: list[Event] = field(default_factory=list)
-    speaker_paths: list[JsonPath] = field(default_factory=list)
     labelled_texts: list[tuple[JsonPath, str]] = field(default_factory=list)
 
     def text(self, value: object, path: JsonPath, stream: str) -> None:
         """A copy of recognised text at ``path`` (a sentence, an entity value, a summary)."""
         if isinstance(value, str) and value:
             self.events.append(Transcript(value, stream=stream, origin=JsonOrigin(self.message, path)))
-
-    def speakers(self, item: dict[str, Any], path: JsonPath) -> None:
-        self.speaker_paths.extend((*path, key) for key in _SPEAKER_KEYS if key in item)
-
-    def words(self, value: object, path: JsonPath) -> tuple[tuple[Word, ...], tuple[int, ...]]:
-        words: list[Word] = []
-        fields: list[int] = []
-        for index, item in enumerate(_list(value)):
-            if not isinstance(item, dict):
-                words.append(Word(""))
-                fields.append(0)
-                continue
-            plain, punctuated = item.get("word"), item.get("punctuated_word")
-            flags = (HAS_WORD if isinstance(plain, str) else 0) | (
-                HAS_PUNCTUATED if isinstance(punctuated, str) else 0
-            )
-            if "end" in item:
-                flags |= HAS_END
-            text = punctuated if isinstance(punctuated, str) else plain if isinstance(plain, str) else ""
-            self.speakers(item, (*path, index))
-            words.append(
-                Word(
-                    text,
-                    start=_number(item.get("start")),
-                    end=_number(item.get("end")),
-                    speaker=_label(item.get("speaker")),
-                    confidence=_number(item.get("confidence")),
-                )
-            )
-            fields.append(flags)
-        return tuple(words), tuple(fields)
 
     def transcript(
         self,
@@ -127,7 +156,7 @@ class TranscriptParser:
         """A transcript with its words (an alternative, an utterance, a Flux turn)."""
         text = item.get("transcript")
         words_path = (*path, "words") if isinstance(item.get("words"), list) else None
-        words, fields = self.words(item.get("words"), (*path, "words"))
+        words = words_of(item.get("words"))
         if not isinstance(text, str) or not (text or words):
             return
         if speaker is None:
@@ -135,7 +164,7 @@ class TranscriptParser:
             speaker = labels.pop() if len(labels) == 1 else None
         languages = _list(item.get("languages"))
         language = languages[0] if languages and isinstance(languages[0], str) else None
-        origin = WordsOrigin(self.message, (*path, "transcript"), words_path, fields)
+        origin = WordsOrigin(self.message, (*path, "transcript"), words_path)
         self.events.append(
             Transcript(
                 text,
@@ -170,7 +199,6 @@ class TranscriptParser:
                 if not isinstance(paragraph, dict):
                     continue
                 p_path = (*path, "paragraphs", "paragraphs", p_index)
-                self.speakers(paragraph, p_path)
                 for s_index, sentence in enumerate(_list(paragraph.get("sentences"))):
                     if isinstance(sentence, dict):
                         s_path = (*p_path, "sentences", s_index, "text")
@@ -246,7 +274,11 @@ def lost_speaker(original: Transcript, replacement: Transcript) -> bool:
 
 
 def _word_edits(
-    original: Transcript, replacement: Transcript, origin: WordsOrigin, edits: dict[JsonPath, object]
+    original: Transcript,
+    replacement: Transcript,
+    origin: WordsOrigin,
+    body: dict[str, Any],
+    edits: dict[JsonPath, object],
 ) -> None:
     if replacement.text != original.text:
         edits[origin.text] = replacement.text
@@ -266,14 +298,18 @@ def _word_edits(
         }
     elif replacement.text != original.text:
         texts, ends, deleted = align_words(original.words, replacement.text)
+    items = _at(body, origin.words)
+    fields = [_word_fields(item) for item in items] if isinstance(items, list) else []
+    if len(fields) != len(original.words):
+        return
     for index, text in texts.items():
-        flags = origin.fields[index]
+        flags = fields[index]
         if flags & HAS_WORD:
             edits[(*origin.words, index, "word")] = text
         if flags & HAS_PUNCTUATED:
             edits[(*origin.words, index, "punctuated_word")] = text
     for index, end in ends.items():
-        if origin.fields[index] & HAS_END:
+        if fields[index] & HAS_END:
             edits[(*origin.words, index, "end")] = end
     for index in deleted:
         edits[(*origin.words, index)] = DELETE
@@ -318,7 +354,7 @@ def render_transcripts(
                     edits[origin.words] = []
                 continue
             strip_speakers = strip_speakers or lost_speaker(original, replacement)
-            _word_edits(original, replacement, origin, edits)
+            _word_edits(original, replacement, origin, parser.body, edits)
         elif isinstance(origin, JsonOrigin) and isinstance(original, BiometricRequest):
             if not isinstance(replacement, BiometricRequest) or not replacement.enabled:
                 edits[origin.path] = DELETE
@@ -329,7 +365,7 @@ def render_transcripts(
             if isinstance(original, Transcript) and isinstance(replacement, Transcript):
                 strip_speakers = strip_speakers or lost_speaker(original, replacement)
     if strip_speakers:
-        for path in parser.speaker_paths:
+        for path in speaker_paths(parser.body):
             edits.setdefault(path, DELETE)
         for path, text in parser.labelled_texts:
             current = edits.get(path, text)

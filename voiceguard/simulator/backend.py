@@ -52,7 +52,7 @@ class Received:
     body: bytes = b""
     frames: list[bytes | str] = field(default_factory=list)
     sent: list[bytes | str] = field(default_factory=list)
-    """What the simulated vendor answered (a body, frames), for byte-level checks of what reached the client."""
+    """What the simulated vendor answered (a body, frames), to check byte for byte what reached the client."""
 
 
 def echo_reply(prompt: str) -> Reply:
