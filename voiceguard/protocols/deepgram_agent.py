@@ -30,30 +30,19 @@ from voiceguard.events import (
     ToolCall,
     Transcript,
     TTSText,
-    UpstreamError,
 )
 from voiceguard.protocols.audioformat import AudioFormat, positive_int
 from voiceguard.protocols.base import ExchangeInfo, WireUnit
+from voiceguard.protocols.deepgram_wire import upstream_error
 from voiceguard.protocols.jsonspan import JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin
+from voiceguard.protocols.jsonvalues import as_dict, as_list, as_number
 from voiceguard.protocols.wsjson import JsonFrame, JsonSocketCodec
 
 PROVIDER: Final = "deepgram"
 AGENT: Final = ExchangeInfo(provider=PROVIDER, operation="agent", stage=Stage.REALTIME)
 DEFAULT_AUDIO: Final = AudioFormat(encoding="linear16", sample_rate=24_000)
 _ROLES: Final = {"user": TextRole.USER, "assistant": TextRole.ASSISTANT}
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _seconds(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _audio(settings: Mapping[str, Any], default: AudioFormat) -> AudioFormat:
@@ -106,15 +95,15 @@ class AgentSocketCodec(JsonSocketCodec):
 
     def _settings(self, frame: JsonFrame) -> list[Event]:
         body, message = frame.body, frame.message
-        audio = _dict(body.get("audio"))
-        self._input = _audio(_dict(audio.get("input")), DEFAULT_AUDIO)
-        self._output = _audio(_dict(audio.get("output")), DEFAULT_AUDIO)
-        agent = _dict(body.get("agent"))
+        audio = as_dict(body.get("audio"))
+        self._input = _audio(as_dict(audio.get("input")), DEFAULT_AUDIO)
+        self._output = _audio(as_dict(audio.get("output")), DEFAULT_AUDIO)
+        agent = as_dict(body.get("agent"))
         events: list[Event] = self._think(message, agent.get("think"), ("agent", "think"))
         if isinstance(agent.get("greeting"), str):
             origin = JsonOrigin(message, ("agent", "greeting"))
             events.append(TTSText(agent["greeting"], stream="greeting", origin=origin))
-        context = _dict(agent.get("context"))
+        context = as_dict(agent.get("context"))
         if "messages" in context:
             events.extend(self._history(message, context.get("messages"), ("agent", "context", "messages")))
         elif "messages" in agent:
@@ -126,16 +115,16 @@ class AgentSocketCodec(JsonSocketCodec):
         providers = (
             [(think, path)]
             if isinstance(think, dict)
-            else [(item, (*path, index)) for index, item in enumerate(_list(think))]
+            else [(item, (*path, index)) for index, item in enumerate(as_list(think))]
         )
         events: list[Event] = []
         for provider_settings, provider_path in providers:
             if not isinstance(provider_settings, dict):
                 continue
-            model = _dict(provider_settings.get("provider")).get("model")
+            model = as_dict(provider_settings.get("provider")).get("model")
             names = tuple(
                 str(function["name"])
-                for function in _list(provider_settings.get("functions"))
+                for function in as_list(provider_settings.get("functions"))
                 if isinstance(function, dict) and isinstance(function.get("name"), str)
             )
             events.append(
@@ -149,7 +138,7 @@ class AgentSocketCodec(JsonSocketCodec):
     def _history(self, message: int, items: object, path: JsonPath) -> list[Event]:
         """Earlier conversation: messages by role, and function calls with their arguments and results."""
         events: list[Event] = []
-        for index, item in enumerate(_list(items)):
+        for index, item in enumerate(as_list(items)):
             if not isinstance(item, dict):
                 continue
             item_path = (*path, index)
@@ -157,7 +146,7 @@ class AgentSocketCodec(JsonSocketCodec):
             role = _ROLES.get(role_name, TextRole.USER) if isinstance(role_name, str) else None
             if role is not None:
                 events.extend(self._texts(message, item, [("content", role)], item_path))
-            for call_index, call in enumerate(_list(item.get("function_calls"))):
+            for call_index, call in enumerate(as_list(item.get("function_calls"))):
                 if isinstance(call, dict):
                     call_path = (*item_path, "function_calls", call_index)
                     events.extend(
@@ -197,19 +186,19 @@ class AgentSocketCodec(JsonSocketCodec):
             return [AgentText(content, stream="thinking", origin=JsonOrigin(message, ("content",)))]
         if kind == "AgentStartedSpeaking":
             latency = BackendLatency(
-                total_s=_seconds(body.get("total_latency")),
-                llm_s=_seconds(body.get("ttt_latency")),
-                tts_s=_seconds(body.get("tts_latency")),
+                total_s=as_number(body.get("total_latency")),
+                llm_s=as_number(body.get("ttt_latency")),
+                tts_s=as_number(body.get("tts_latency")),
             )
             return [ResponseStarted(), latency]
         if kind == "LatencyReport":
             llm = body.get("ttt_token_latency", body.get("ttt_text_latency"))
             return [
                 BackendLatency(
-                    total_s=_seconds(body.get("total_latency")),
-                    stt_s=_seconds(body.get("stt_latency")),
-                    llm_s=_seconds(llm),
-                    tts_s=_seconds(body.get("tts_latency")),
+                    total_s=as_number(body.get("total_latency")),
+                    stt_s=as_number(body.get("stt_latency")),
+                    llm_s=as_number(llm),
+                    tts_s=as_number(body.get("tts_latency")),
                 )
             ]
         if kind == "AgentAudioDone":
@@ -221,20 +210,13 @@ class AgentSocketCodec(JsonSocketCodec):
         if kind == "History":
             return self._history(message, [body], ()) if "function_calls" in body or "role" in body else []
         if kind in ("Error", "Warning"):
-            code, description = body.get("code"), body.get("description")
-            return [
-                UpstreamError(
-                    code=str(code) if code is not None else None,
-                    message=description if isinstance(description, str) else "",
-                    error_type=kind,
-                )
-            ]
+            return [upstream_error(body)]
         return []
 
     @staticmethod
     def _function_calls(message: int, body: Mapping[str, Any]) -> list[Event]:
         calls: list[Event] = []
-        for index, function in enumerate(_list(body.get("functions"))):
+        for index, function in enumerate(as_list(body.get("functions"))):
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                 name, call_id = function.get("name"), function.get("id")
                 calls.append(

@@ -25,7 +25,6 @@ from voiceguard.events import (
     SpeechStopped,
     Stage,
     Transcript,
-    UpstreamError,
     Usage,
     WireAnomaly,
 )
@@ -37,14 +36,16 @@ from voiceguard.protocols.base import (
     StreamCodec,
     WireUnit,
 )
-from voiceguard.protocols.deepgram_options import (
+from voiceguard.protocols.deepgram_transcripts import TranscriptParser, render_transcripts
+from voiceguard.protocols.deepgram_wire import (
     BIOMETRIC_OPTIONS,
     biometric_requests,
     listen_audio_format,
     strip_refused,
+    upstream_error,
 )
-from voiceguard.protocols.deepgram_transcripts import TranscriptParser, render_transcripts
 from voiceguard.protocols.jsonunit import JsonOrigin, JsonRender
+from voiceguard.protocols.jsonvalues import as_dict, as_list, as_number
 from voiceguard.protocols.sse import WireLimitExceeded
 from voiceguard.protocols.wsjson import MALFORMED_JSON, JsonFrame, JsonSocketCodec, decode
 
@@ -55,37 +56,11 @@ MAX_BUFFERED_RESULT: Final = 32 * 1024 * 1024
 """A transcript of many hours with every option on stays well below this."""
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _model_name(metadata: Mapping[str, Any]) -> str | None:
-    for info in _dict(metadata.get("model_info")).values():
+    for info in as_dict(metadata.get("model_info")).values():
         if isinstance(info, dict) and isinstance(info.get("name"), str):
             return str(info["name"])
     return None
-
-
-def _error(body: Mapping[str, Any]) -> UpstreamError:
-    code = body.get("code") or body.get("err_code")
-    kind = body.get("variant") or body.get("type")
-    return UpstreamError(
-        code=str(code) if code is not None else None,
-        message=_text(body.get("description")) or _text(body.get("message")) or "",
-        error_type=str(kind) if kind else None,
-    )
 
 
 # --- pre-recorded --------------------------------------------------------------------------------------
@@ -93,21 +68,21 @@ def _error(body: Mapping[str, Any]) -> UpstreamError:
 
 def prerecorded_events(body: Mapping[str, Any], parser: TranscriptParser, model: str | None) -> list[Event]:
     """Every text of a pre-recorded result, then what it cost."""
-    results = _dict(body.get("results"))
-    for c_index, channel in enumerate(_list(results.get("channels"))):
+    results = as_dict(body.get("results"))
+    for c_index, channel in enumerate(as_list(results.get("channels"))):
         if not isinstance(channel, dict):
             continue
         path = ("results", "channels", c_index)
-        for a_index, alternative in enumerate(_list(channel.get("alternatives"))):
+        for a_index, alternative in enumerate(as_list(channel.get("alternatives"))):
             if isinstance(alternative, dict):
                 stream = str(c_index) if a_index == 0 else f"{c_index}.{a_index}"
                 parser.alternative(alternative, (*path, "alternatives", a_index), stream)
-        for s_index, search in enumerate(_list(channel.get("search"))):
-            for h_index, hit in enumerate(_list(_dict(search).get("hits"))):
+        for s_index, search in enumerate(as_list(channel.get("search"))):
+            for h_index, hit in enumerate(as_list(as_dict(search).get("hits"))):
                 if isinstance(hit, dict):
                     hit_path = (*path, "search", s_index, "hits", h_index, "snippet")
                     parser.text(hit.get("snippet"), hit_path, f"{c_index}.search")
-    for u_index, utterance in enumerate(_list(results.get("utterances"))):
+    for u_index, utterance in enumerate(as_list(results.get("utterances"))):
         if isinstance(utterance, dict):
             u_path = ("results", "utterances", u_index)
             speaker = utterance.get("speaker")
@@ -117,14 +92,14 @@ def prerecorded_events(body: Mapping[str, Any], parser: TranscriptParser, model:
                 f"{utterance.get('channel', 0)}.utterances",
                 speaker=str(speaker) if isinstance(speaker, int) and not isinstance(speaker, bool) else None,
             )
-    parser.text(_dict(results.get("summary")).get("short"), ("results", "summary", "short"), "summary")
+    parser.text(as_dict(results.get("summary")).get("short"), ("results", "summary", "short"), "summary")
     for key in ("topics", "intents", "sentiments"):
         parser.segments(results.get(key), ("results", key), key)
     events = list(parser.events)
-    metadata = _dict(body.get("metadata"))
+    metadata = as_dict(body.get("metadata"))
     if metadata:
         events.append(
-            Usage(model=_model_name(metadata) or model, audio_seconds=_number(metadata.get("duration")))
+            Usage(model=_model_name(metadata) or model, audio_seconds=as_number(metadata.get("duration")))
         )
     return events
 
@@ -238,19 +213,19 @@ class ListenSocketCodec(JsonSocketCodec):
         if kind == "TurnInfo":
             return self._turn_info(frame)
         if kind == "SpeechStarted":
-            return [SpeechStarted(audio_s=_number(body.get("timestamp")))]
+            return [SpeechStarted(audio_s=as_number(body.get("timestamp")))]
         if kind == "UtteranceEnd":
-            return [SpeechStopped(audio_s=_number(body.get("last_word_end")))]
+            return [SpeechStopped(audio_s=as_number(body.get("last_word_end")))]
         if kind == "Metadata":
-            return [Usage(model=_model_name(body), audio_seconds=_number(body.get("duration")))]
+            return [Usage(model=_model_name(body), audio_seconds=as_number(body.get("duration")))]
         if kind in ("Error", "ConfigureFailure"):
-            return [_error(body)]
+            return [upstream_error(body)]
         return []
 
     def _configure(self, frame: JsonFrame) -> list[Event]:
         """``Configure`` may turn features on mid-stream; a voiceprint one is asked for like an option."""
         events: list[Event] = []
-        for key, value in _dict(frame.body.get("features")).items():
+        for key, value in as_dict(frame.body.get("features")).items():
             feature = BIOMETRIC_OPTIONS.get(key)
             if feature is not None and value is True:
                 events.append(BiometricRequest(feature, origin=JsonOrigin(frame.message, ("features", key))))
@@ -259,12 +234,12 @@ class ListenSocketCodec(JsonSocketCodec):
     def _results(self, frame: JsonFrame) -> list[Event]:
         body = frame.body
         self._template = body
-        channel_index = _list(body.get("channel_index"))
+        channel_index = as_list(body.get("channel_index"))
         channel = str(channel_index[0]) if channel_index else "0"
         parser = TranscriptParser(frame.message, body)
         is_final = body.get("is_final") is True
         end_of_turn = body.get("speech_final") is True
-        for a_index, alternative in enumerate(_list(_dict(body.get("channel")).get("alternatives"))):
+        for a_index, alternative in enumerate(as_list(as_dict(body.get("channel")).get("alternatives"))):
             if isinstance(alternative, dict):
                 stream = channel if a_index == 0 else f"{channel}.{a_index}"
                 path = ("channel", "alternatives", a_index)
@@ -279,7 +254,7 @@ class ListenSocketCodec(JsonSocketCodec):
         event = body.get("event")
         events: list[Event] = []
         if event == "StartOfTurn":
-            events.append(SpeechStarted(audio_s=_number(body.get("audio_window_start"))))
+            events.append(SpeechStarted(audio_s=as_number(body.get("audio_window_start"))))
         parser = TranscriptParser(frame.message, body)
         done = event == "EndOfTurn"
         parser.transcript(body, (), "0", is_final=done, end_of_turn=done)

@@ -22,7 +22,6 @@ from voiceguard.events import (
     ResponseDone,
     Stage,
     TTSText,
-    UpstreamError,
     Usage,
     WireAnomaly,
 )
@@ -36,7 +35,7 @@ from voiceguard.protocols.base import (
     StreamCodec,
     WireUnit,
 )
-from voiceguard.protocols.deepgram_options import speak_audio_format
+from voiceguard.protocols.deepgram_wire import speak_audio_format, upstream_error
 from voiceguard.protocols.jsonunit import JsonOrigin
 from voiceguard.protocols.wsjson import MALFORMED_JSON, UNEXPECTED_BINARY, JsonFrame, JsonSocketCodec, decode
 
@@ -141,15 +140,7 @@ class SpeakSocketCodec(JsonSocketCodec):
             sequence = body.get("sequence_id")
             return [ResponseDone(response_id=str(sequence) if sequence is not None else None)]
         if kind in ("Warning", "Error"):
-            code = body.get("code")
-            description = body.get("description")
-            return [
-                UpstreamError(
-                    code=str(code) if code is not None else None,
-                    message=description if isinstance(description, str) else "",
-                    error_type=kind,
-                )
-            ]
+            return [upstream_error(body)]
         return []
 
     def inject(

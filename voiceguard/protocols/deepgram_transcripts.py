@@ -32,6 +32,7 @@ from voiceguard.events import BiometricRequest, Event, Transcript, Word
 from voiceguard.protocols import jsonspan
 from voiceguard.protocols.jsonspan import DELETE, JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin, JsonRender, payload
+from voiceguard.protocols.jsonvalues import as_dict, as_list
 
 HAS_WORD: Final = 1
 HAS_PUNCTUATED: Final = 2
@@ -120,14 +121,6 @@ def _word_fields(item: object) -> int:
     )
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 @dataclass(slots=True)
 class TranscriptParser:
     """Collects the transcript events of one message, and where its speaker labels are."""
@@ -162,7 +155,7 @@ class TranscriptParser:
         if speaker is None:
             labels = {word.speaker for word in words}
             speaker = labels.pop() if len(labels) == 1 else None
-        languages = _list(item.get("languages"))
+        languages = as_list(item.get("languages"))
         language = languages[0] if languages and isinstance(languages[0], str) else None
         origin = WordsOrigin(self.message, (*path, "transcript"), words_path)
         self.events.append(
@@ -189,36 +182,36 @@ class TranscriptParser:
     ) -> None:
         """An alternative with everything derived from it (paragraphs, entities, summaries)."""
         self.transcript(item, path, stream, is_final=is_final, end_of_turn=end_of_turn)
-        paragraphs = _dict(item.get("paragraphs"))
+        paragraphs = as_dict(item.get("paragraphs"))
         if paragraphs:
             text_path = (*path, "paragraphs", "transcript")
             self.text(paragraphs.get("transcript"), text_path, f"{stream}.paragraphs")
             if isinstance(paragraphs.get("transcript"), str):
                 self.labelled_texts.append((text_path, paragraphs["transcript"]))
-            for p_index, paragraph in enumerate(_list(paragraphs.get("paragraphs"))):
+            for p_index, paragraph in enumerate(as_list(paragraphs.get("paragraphs"))):
                 if not isinstance(paragraph, dict):
                     continue
                 p_path = (*path, "paragraphs", "paragraphs", p_index)
-                for s_index, sentence in enumerate(_list(paragraph.get("sentences"))):
+                for s_index, sentence in enumerate(as_list(paragraph.get("sentences"))):
                     if isinstance(sentence, dict):
                         s_path = (*p_path, "sentences", s_index, "text")
                         self.text(sentence.get("text"), s_path, f"{stream}.sentences")
         self.entities(item.get("entities"), (*path, "entities"), f"{stream}.entities")
-        for index, summary in enumerate(_list(item.get("summaries"))):
+        for index, summary in enumerate(as_list(item.get("summaries"))):
             if isinstance(summary, dict):
                 self.text(
                     summary.get("summary"), (*path, "summaries", index, "summary"), f"{stream}.summaries"
                 )
 
     def entities(self, value: object, path: JsonPath, stream: str) -> None:
-        for index, entity in enumerate(_list(value)):
+        for index, entity in enumerate(as_list(value)):
             if isinstance(entity, dict):
                 for key in ("value", "raw_value"):
                     self.text(entity.get(key), (*path, index, key), stream)
 
     def segments(self, value: object, path: JsonPath, stream: str) -> None:
         """Topic, intent and sentiment segments each quote the text they classify."""
-        for index, segment in enumerate(_list(_dict(value).get("segments"))):
+        for index, segment in enumerate(as_list(as_dict(value).get("segments"))):
             if isinstance(segment, dict):
                 self.text(segment.get("text"), (*path, "segments", index, "text"), stream)
 

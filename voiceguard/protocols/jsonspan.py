@@ -158,6 +158,11 @@ def edit(raw: bytes, edits: Sequence[tuple[JsonPath, object]]) -> bytes:
             spans.append((del_start, del_end, b""))
         else:
             spans.append((start, end, orjson.dumps(value)))
+    return _splice(raw, spans)
+
+
+def _splice(raw: bytes, spans: list[tuple[int, int, bytes]]) -> bytes:
+    """``raw`` with each ``[start, end)`` span replaced; the spans may come in any order but not overlap."""
     spans.sort()
     for (_s1, e1, _v1), (s2, _e2, _v2) in itertools.pairwise(spans):
         if s2 < e1:
@@ -193,18 +198,7 @@ def edit_many(raw: bytes, edits: Sequence[tuple[JsonPath, object]]) -> bytes:
         node.setdefault(path[-1], [{}, _NO_VALUE])[1] = value
     spans: list[tuple[int, int, bytes]] = []
     _collect(raw, _skip_ws(raw, 0), tree, spans)
-    spans.sort()
-    for (_s1, e1, _v1), (s2, _e2, _v2) in itertools.pairwise(spans):
-        if s2 < e1:
-            raise JsonSpanError("overlapping edits")
-    out = bytearray()
-    cursor = 0
-    for start, end, replacement in spans:
-        out += raw[cursor:start]
-        out += replacement
-        cursor = end
-    out += raw[cursor:]
-    return bytes(out)
+    return _splice(raw, spans)
 
 
 def _collect(

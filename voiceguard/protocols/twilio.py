@@ -37,6 +37,7 @@ from voiceguard.events import (
 from voiceguard.protocols.audioformat import AudioFormat, base64_decoded_size, positive_int
 from voiceguard.protocols.base import ExchangeInfo, HttpCodec, RequestHead, WireUnit, WsCodec
 from voiceguard.protocols.jsonunit import JsonOrigin, JsonRender, render_json
+from voiceguard.protocols.jsonvalues import as_dict
 from voiceguard.protocols.wsjson import UNEXPECTED_BINARY, JsonFrame, JsonSocketCodec
 
 PROVIDER: Final = "twilio"
@@ -48,10 +49,6 @@ INVALID_BASE64: Final = "invalid_base64"
 MISSING_FIELD: Final = "missing_field"
 DTMF_STREAM: Final = "dtmf"
 _ENCODINGS: Final = {"audio/x-mulaw": "mulaw", "audio/x-alaw": "alaw"}
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def caller_number(parameters: Mapping[str, Any]) -> str | None:
@@ -89,7 +86,7 @@ class MediaStreamCodec(JsonSocketCodec):
         if kind == "start":
             return self._start(body)
         if kind == "dtmf":
-            digit = _dict(body.get("dtmf")).get("digit")
+            digit = as_dict(body.get("dtmf")).get("digit")
             if not isinstance(digit, str):
                 return [WireAnomaly(MISSING_FIELD, "dtmf")]
             origin = JsonOrigin(frame.message, ("dtmf", "digit"))
@@ -97,8 +94,8 @@ class MediaStreamCodec(JsonSocketCodec):
         return []
 
     def _start(self, body: Mapping[str, Any]) -> list[Event]:
-        start = _dict(body.get("start"))
-        media_format = _dict(start.get("mediaFormat"))
+        start = as_dict(body.get("start"))
+        media_format = as_dict(start.get("mediaFormat"))
         encoding = media_format.get("encoding")
         self._audio = AudioFormat(
             encoding=_ENCODINGS.get(encoding, encoding)
@@ -110,13 +107,13 @@ class MediaStreamCodec(JsonSocketCodec):
         call_sid = start.get("callSid")
         return [
             CallerInfo(
-                phone_number=caller_number(_dict(start.get("customParameters"))),
+                phone_number=caller_number(as_dict(start.get("customParameters"))),
                 call_sid=call_sid if isinstance(call_sid, str) else None,
             )
         ]
 
     def _media(self, body: Mapping[str, Any], direction: Direction) -> list[Event]:
-        media = _dict(body.get("media"))
+        media = as_dict(body.get("media"))
         if direction is Direction.TO_UPSTREAM and media.get("track", "inbound") not in (
             "inbound",
             "inbound_track",

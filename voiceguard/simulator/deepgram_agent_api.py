@@ -18,11 +18,10 @@ from typing import Any, Final
 
 import orjson
 from aiohttp import WSMsgType, web
-from multidict import CIMultiDict
 
 from voiceguard.simulator.audio import mulaw, speech_for
-from voiceguard.simulator.backend import Backend, Received
-from voiceguard.simulator.deepgram_api import BACKEND, UTTERANCE_AUDIO_S, credential
+from voiceguard.simulator.backend import Backend
+from voiceguard.simulator.deepgram_api import BACKEND, UTTERANCE_AUDIO_S, open_socket
 
 DEFAULT_RATE: Final = 24_000
 CHUNK_S: Final = 0.1
@@ -147,15 +146,11 @@ class _AgentSession:
 
 
 async def agent_converse(request: web.Request) -> web.StreamResponse:
-    backend = request.app[BACKEND]
-    record = Received(request.method, request.path, list(request.query.items()), CIMultiDict(request.headers))
-    backend.received.append(record)
-    if not backend.authorised(credential(request)):
-        return web.json_response({"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}, status=401)
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    ws = web.WebSocketResponse(protocols=("token",) if "token" in offered else ())
-    await ws.prepare(request)
-    session = _AgentSession(backend, ws)
+    opened = await open_socket(request)
+    if isinstance(opened, web.Response):
+        return opened
+    ws, record = opened
+    session = _AgentSession(request.app[BACKEND], ws)
     await session.send({"type": "Welcome", "request_id": str(uuid.uuid4())})
     with contextlib.suppress(ConnectionResetError):
         async for message in ws:

@@ -274,7 +274,8 @@ class _LiveSession:
         return True
 
 
-async def listen_live(request: web.Request) -> web.StreamResponse:
+async def open_socket(request: web.Request) -> tuple[web.WebSocketResponse, Received] | web.Response:
+    """Record the upgrade, check the credential (header or ``token`` subprotocol, which is echoed), accept."""
     backend = request.app[BACKEND]
     record = Received(request.method, request.path, list(request.query.items()), CIMultiDict(request.headers))
     backend.received.append(record)
@@ -283,6 +284,14 @@ async def listen_live(request: web.Request) -> web.StreamResponse:
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     ws = web.WebSocketResponse(protocols=("token",) if "token" in offered else ())
     await ws.prepare(request)
+    return ws, record
+
+
+async def listen_live(request: web.Request) -> web.StreamResponse:
+    opened = await open_socket(request)
+    if isinstance(opened, web.Response):
+        return opened
+    ws, record = opened
     session = _LiveSession(request, ws, record)
     with contextlib.suppress(ConnectionResetError):
         async for message in ws:

@@ -18,7 +18,7 @@ from multidict import CIMultiDict
 
 from voiceguard.simulator.audio import mulaw, speech_for, wav
 from voiceguard.simulator.backend import Backend, Received
-from voiceguard.simulator.deepgram_api import BACKEND, credential
+from voiceguard.simulator.deepgram_api import BACKEND, credential, open_socket
 
 DEFAULT_MODEL: Final = "aura-asteria-en"
 MODEL_UUID: Final = "ecb76e9d-f2db-4127-8060-79b05590d22f"
@@ -148,14 +148,10 @@ class _SpeakSession:
 
 
 async def speak_live(request: web.Request) -> web.StreamResponse:
-    backend = request.app[BACKEND]
-    record = Received(request.method, request.path, list(request.query.items()), CIMultiDict(request.headers))
-    backend.received.append(record)
-    if not backend.authorised(credential(request)):
-        return _refusal(401, "INVALID_AUTH", "Invalid credentials.")
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    ws = web.WebSocketResponse(protocols=("token",) if "token" in offered else ())
-    await ws.prepare(request)
+    opened = await open_socket(request)
+    if isinstance(opened, web.Response):
+        return opened
+    ws, record = opened
     session = _SpeakSession(request, ws)
     await session.metadata()
     with contextlib.suppress(ConnectionResetError):

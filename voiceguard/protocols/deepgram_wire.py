@@ -1,4 +1,4 @@
-"""Deepgram query options that matter to policy: the ones that create voiceprints, and the audio format.
+"""Deepgram wire facts its codecs share: options that create voiceprints, audio formats, error messages.
 
 Diarization (``diarize``, ``diarize_model``, the legacy ``diarize_version``) labels each word with a speaker
 by comparing voices, which the biometric packs treat as voiceprint collection. Each such option becomes a
@@ -9,14 +9,15 @@ the client sent it, in its order, repeats included (``redact=pci&redact=ssn``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from multidict import MultiDict, MultiMapping
 
-from voiceguard.events import BiometricFeature, BiometricRequest, Event
+from voiceguard.events import BiometricFeature, BiometricRequest, Event, UpstreamError
 from voiceguard.protocols.audioformat import AudioFormat, positive_int
+from voiceguard.protocols.jsonvalues import as_str
 
 BIOMETRIC_OPTIONS: Final = {
     "diarize": BiometricFeature.DIARIZATION,
@@ -93,4 +94,15 @@ def speak_audio_format(query: MultiMapping[str]) -> AudioFormat:
         encoding=encoding,
         sample_rate=positive_int(query.get("sample_rate")) or SPEAK_DEFAULT_RATES.get(encoding),
         bit_rate=positive_int(query.get("bit_rate")),
+    )
+
+
+def upstream_error(body: Mapping[str, Any]) -> UpstreamError:
+    """``Error``, ``Warning`` and ``ConfigureFailure`` messages, on every Deepgram socket."""
+    code = body.get("code") or body.get("err_code")
+    kind = body.get("variant") or body.get("type")
+    return UpstreamError(
+        code=str(code) if code is not None else None,
+        message=as_str(body.get("description")) or as_str(body.get("message")) or "",
+        error_type=str(kind) if kind else None,
     )
