@@ -260,6 +260,20 @@ class CallerInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class BackendLatency:
+    """Latencies the backend measured itself for the current reply (Deepgram Voice Agent), in seconds.
+
+    Kept beside voiceguard's own wall-clock breakdown: the backend sees inside its pipeline, voiceguard sees
+    the wire. ``None`` where the backend did not report a part.
+    """
+
+    total_s: float | None = None
+    stt_s: float | None = None
+    llm_s: float | None = None
+    tts_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WireAnomaly:
     """A wire message the adapter could not read as its protocol says (bad JSON, unknown event type,
     invalid base64, a missing field). The message itself is forwarded untouched; this only counts it.
@@ -318,6 +332,7 @@ Event: TypeAlias = (
     | UpstreamError
     | BiometricRequest
     | CallerInfo
+    | BackendLatency
     | WireAnomaly
     | PolicyDecision
     | ClientNotice
