@@ -48,5 +48,5 @@ async def test_a_broken_stream_reaches_the_client_byte_for_byte_and_is_counted(
             text = await metrics.text()
     assert body == BROKEN_STREAM
     [line] = [line for line in text.splitlines() if line.startswith("voiceguard_wire_anomalies")]
-    assert 'voiceguard_anomaly="bad_json"' in line and 'gen_ai_provider_name="anthropic"' in line
+    assert 'voiceguard_anomaly_kind="bad_json"' in line and 'voiceguard_route="anthropic"' in line
     assert line.endswith(" 1.0")

@@ -260,15 +260,32 @@ class CallerInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class WireAnomaly:
-    """A wire message that did not parse as its protocol says (bad JSON, invalid base64, wrong types).
+class BackendLatency:
+    """Latencies the backend measured itself for the current reply (Deepgram Voice Agent), in seconds.
 
-    The message itself is forwarded untouched: voiceguard observes traffic, it does not correct vendors.
-    ``reason`` is a short fixed label (never message content), so it can be counted as a metric.
+    Kept beside voiceguard's own wall-clock breakdown: the backend sees inside its pipeline, voiceguard sees
+    the wire. ``None`` where the backend did not report a part.
     """
 
-    protocol: str
-    reason: str
+    total_s: float | None = None
+    stt_s: float | None = None
+    llm_s: float | None = None
+    tts_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WireAnomaly:
+    """A wire message the adapter could not read as its protocol says (bad JSON, unknown event type,
+    invalid base64, a missing field). The message itself is forwarded untouched; this only counts it.
+
+    ``kind`` is one of a small fixed set (``bad_json``, ``not_an_event``, ``not_an_object``,
+    ``unknown_event``, ``invalid_base64``, ``missing_field``, ``binary_frame``, ...), safe as a metric
+    label; ``event_type``
+    names the vendor event where one was read (bounded in length, never a metric label).
+    """
+
+    kind: str
+    event_type: str | None = None
 
 
 # --- what guards report --------------------------------------------------------------------------------
@@ -315,9 +332,10 @@ Event: TypeAlias = (
     | UpstreamError
     | BiometricRequest
     | CallerInfo
+    | BackendLatency
+    | WireAnomaly
     | PolicyDecision
     | ClientNotice
-    | WireAnomaly
 )
 
 TEXT_EVENTS: tuple[type, ...] = (Transcript, PromptText, TextDelta, AgentText, TTSText)

@@ -79,12 +79,8 @@ def test_untouched_request_is_forwarded_as_it_came() -> None:
 
 def test_malformed_request_is_counted_not_parsed() -> None:
     codec = MessagesCodec()
-    assert codec.request_events(head("POST", "/v1/messages"), b'{"messages": [') == [
-        WireAnomaly("anthropic", "bad_json")
-    ]
-    assert codec.request_events(head("POST", "/v1/messages"), b"[]") == [
-        WireAnomaly("anthropic", "not_an_object")
-    ]
+    assert codec.request_events(head("POST", "/v1/messages"), b'{"messages": [') == [WireAnomaly("bad_json")]
+    assert codec.request_events(head("POST", "/v1/messages"), b"[]") == [WireAnomaly("not_an_object")]
 
 
 def test_json_reply_gives_text_tool_call_usage_with_cache_tokens_and_done() -> None:
@@ -160,7 +156,7 @@ def test_malformed_and_unknown_stream_events_pass_untouched_and_are_counted() ->
     units = units_of(codec, data, chunk=11)
     assert b"".join(unit.raw for unit in units) == data
     events = events_of(units)
-    anomalies = [e.reason for e in events if isinstance(e, WireAnomaly)]
+    anomalies = [e.kind for e in events if isinstance(e, WireAnomaly)]
     assert anomalies == ["bad_json", "missing_field", "missing_field", "not_an_object"]
     assert UpstreamError(code="overloaded_error", message="", error_type="overloaded_error") in events
     assert isinstance(events[-1], ResponseDone) and events[-1].status == "failed"

@@ -292,7 +292,7 @@ def test_malformed_server_frames_pass_untouched_and_are_counted() -> None:
         codec.upstream_frame(frame, False) for frame in frames("ws_server_malformed.jsonl")
     ]
     events = events_of(units)
-    assert [e.reason for e in events if isinstance(e, WireAnomaly)] == [
+    assert [e.kind for e in events if isinstance(e, WireAnomaly)] == [
         "invalid_base64",
         "bad_json",
         "bad_alignment",

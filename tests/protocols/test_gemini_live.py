@@ -167,7 +167,7 @@ def test_malformed_and_unknown_server_frames_pass_untouched_and_are_counted() ->
     codec = LiveCodec()
     units = [codec.upstream_frame(frame, True) for frame in frames("server_malformed.jsonl")]
     events = events_of(units)
-    assert [e.reason for e in events if isinstance(e, WireAnomaly)] == [
+    assert [e.kind for e in events if isinstance(e, WireAnomaly)] == [
         "bad_json",
         "not_an_object",
         "invalid_base64",

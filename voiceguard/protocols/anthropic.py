@@ -102,9 +102,9 @@ def _block_events(blocks: list[Any], base: JsonPath, role: TextRole, raw: bytes,
 def request_events(body: Any, raw: bytes, message: int) -> list[Event]:
     """The texts of a Messages request, each with the path it came from."""
     if body is MALFORMED:
-        return [WireAnomaly(PROVIDER, "bad_json")]
+        return [WireAnomaly("bad_json")]
     if not isinstance(body, dict):
-        return [WireAnomaly(PROVIDER, "not_an_object")]
+        return [WireAnomaly("not_an_object")]
     messages = as_list(body.get("messages"))
     tool_names = tuple(
         name for tool in as_list(body.get("tools")) if (name := as_str(as_dict(tool).get("name"))) is not None
@@ -136,9 +136,9 @@ def request_events(body: Any, raw: bytes, message: int) -> list[Event]:
 def message_events(body: Any, raw: bytes, message: int) -> list[Event]:
     """The events of a complete (non-streamed) Messages reply."""
     if body is MALFORMED:
-        return [WireAnomaly(PROVIDER, "bad_json")]
+        return [WireAnomaly("bad_json")]
     if not isinstance(body, dict):
-        return [WireAnomaly(PROVIDER, "not_an_object")]
+        return [WireAnomaly("not_an_object")]
     model = as_str(body.get("model"))
     response_id = as_str(body.get("id"))
     events: list[Event] = [ResponseStarted(response_id=response_id, model=model)]
@@ -208,7 +208,7 @@ class MessagesStreamCodec:
         body = loads(event.data)
         if not isinstance(body, dict):
             reason = "bad_json" if body is MALFORMED else "not_an_object"
-            return WireUnit(raw=event.raw, events=[WireAnomaly(PROVIDER, reason)])
+            return WireUnit(raw=event.raw, events=[WireAnomaly(reason)])
         self._newline = sse.line_ending(event.raw)
         message = next(self._ids)
         kind = as_str(body.get("type")) or event.event
@@ -245,7 +245,7 @@ class MessagesStreamCodec:
         index = as_int(body.get("index"))
         block = as_dict(body.get("content_block"))
         if index is None or not block:
-            return [WireAnomaly(PROVIDER, "missing_field")]
+            return [WireAnomaly("missing_field")]
         stream = f"block{index}"
         if block.get("type") == "text" and isinstance(block.get("text"), str) and block["text"]:
             return [TextDelta(block["text"], stream, JsonOrigin(message, ("content_block", "text")))]
@@ -259,16 +259,16 @@ class MessagesStreamCodec:
         index = as_int(body.get("index"))
         delta = as_dict(body.get("delta"))
         if index is None or not delta:
-            return [WireAnomaly(PROVIDER, "missing_field")]
+            return [WireAnomaly("missing_field")]
         stream = f"block{index}"
         kind = delta.get("type")
         if kind == "text_delta":
             if not isinstance(delta.get("text"), str):
-                return [WireAnomaly(PROVIDER, "missing_field")]
+                return [WireAnomaly("missing_field")]
             return [TextDelta(delta["text"], stream, JsonOrigin(message, ("delta", "text")))]
         if kind == "input_json_delta":
             if not isinstance(delta.get("partial_json"), str):
-                return [WireAnomaly(PROVIDER, "missing_field")]
+                return [WireAnomaly("missing_field")]
             name, call_id = self._tools.get(index, (None, None))
             origin = JsonOrigin(message, ("delta", "partial_json"))
             return [

@@ -76,9 +76,9 @@ _TEXT_FIELDS: Final = (("text", ""), ("previous_text", ".previous"), ("next_text
 def _rest_alignment_events(body: Any, raw: bytes, message: int, stream: str, fmt: AudioFormat) -> list[Event]:
     """A ``/with-timestamps`` chunk: its audio and its two alignments (original and normalised text)."""
     if body is MALFORMED:
-        return [WireAnomaly(PROVIDER, "bad_json")]
+        return [WireAnomaly("bad_json")]
     if not isinstance(body, dict):
-        return [WireAnomaly(PROVIDER, "not_an_object")]
+        return [WireAnomaly("not_an_object")]
     events: list[Event] = []
     if "audio_base64" in body:
         events.append(audio_event(body["audio_base64"], fmt))
@@ -189,7 +189,7 @@ class SpeechCodec:
         parsed = loads(self._raw)
         if not isinstance(parsed, dict):
             reason = "bad_json" if parsed is MALFORMED else "not_an_object"
-            self._events = [WireAnomaly(PROVIDER, reason)]
+            self._events = [WireAnomaly(reason)]
             return self._events
         self._events = [
             TTSText(parsed[key], self._voice, self._stream + suffix, JsonOrigin(0, (key,)))

@@ -58,7 +58,7 @@ def audio_event(value: object, fmt: AudioFormat) -> Event:
     """Base64 audio in a JSON message: its metadata, or an anomaly when it is not base64."""
     size = b64_size(value)
     if size is None:
-        return WireAnomaly(PROVIDER, "invalid_base64")
+        return WireAnomaly("invalid_base64")
     return audio_chunk(size, fmt)
 
 
@@ -88,7 +88,7 @@ def alignment_events(
             continue
         text = alignment_text(value, keys)
         if text is None:
-            events.append(WireAnomaly(PROVIDER, "bad_alignment"))
+            events.append(WireAnomaly("bad_alignment"))
         else:
             events.append(TextDelta(text, stream, AlignmentOrigin(message, (key,), keys)))
     return events

@@ -88,7 +88,7 @@ class StreamInputCodec:
         if isinstance(text, str) and (text == "" or text.strip()):
             events.append(TTSText(text, self._voice, stream, JsonOrigin(message, ("text",))))
         elif "text" in body and not isinstance(text, str | None):
-            events.append(WireAnomaly(PROVIDER, "bad_field"))
+            events.append(WireAnomaly("bad_field"))
         return WireUnit(raw=data, events=events, state=_Frame(message, body, True), binary=binary)
 
     def upstream_frame(self, data: bytes, binary: bool) -> WireUnit:

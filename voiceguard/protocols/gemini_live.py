@@ -93,7 +93,7 @@ def _audio(blob: dict[str, Any], direction: Direction, default_rate: int) -> Eve
         return None
     size = b64_size(blob.get("data"))
     if size is None:
-        return WireAnomaly(PROVIDER, "invalid_base64")
+        return WireAnomaly("invalid_base64")
     fmt = audioformat.from_mime(mime, default_rate)
     return AudioChunk(direction, size, fmt.seconds(size), fmt.encoding, fmt.sample_rate)
 

@@ -75,4 +75,4 @@ def b64_size(value: object) -> int | None:
 def anomaly_unit(provider: str, body: object, raw: bytes, binary: bool = False) -> WireUnit:
     """The unit for a message that is not a JSON object: forwarded as it came, counted as an anomaly."""
     reason = "bad_json" if body is MALFORMED else "not_an_object"
-    return WireUnit(raw=raw, events=[WireAnomaly(provider, reason)], binary=binary)
+    return WireUnit(raw=raw, events=[WireAnomaly(reason)], binary=binary)

@@ -56,3 +56,20 @@ def wav(pcm: bytes, sample_rate: int = 24_000) -> bytes:
 def speech_for(text: str, sample_rate: int = 24_000) -> bytes:
     """PCM whose duration follows the length of ``text``."""
     return tone_pcm16(max(0.2, len(text) * SECONDS_PER_CHARACTER), sample_rate)
+
+
+def mulaw(pcm: bytes) -> bytes:
+    """G.711 µ-law of 16-bit little-endian PCM (what telephony carries; ``audioop`` is gone in 3.13)."""
+    out = bytearray()
+    for (sample,) in struct.iter_unpack("<h", pcm):
+        sign = 0x80 if sample < 0 else 0
+        magnitude = min(-sample if sample < 0 else sample, 32635) + 0x84
+        exponent = max(0, min(7, magnitude.bit_length() - 8))
+        mantissa = (magnitude >> (exponent + 3)) & 0x0F
+        out.append(~(sign | (exponent << 4) | mantissa) & 0xFF)
+    return bytes(out)
+
+
+def mulaw_tone(seconds: float, sample_rate: int = 8_000) -> bytes:
+    """µ-law audio of a quiet tone, one byte per sample."""
+    return mulaw(tone_pcm16(seconds, sample_rate))

@@ -51,6 +51,8 @@ class Received:
     headers: CIMultiDict[str]
     body: bytes = b""
     frames: list[bytes | str] = field(default_factory=list)
+    sent: list[bytes | str] = field(default_factory=list)
+    """What the simulated vendor answered (a body, frames), to check byte for byte what reached the client."""
 
 
 def echo_reply(prompt: str) -> Reply:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import time
 import uuid
 from typing import Any, Final
@@ -28,7 +29,7 @@ MODEL_INFO: Final = {"name": "2-general-nova", "version": "2024-01-09.29447", "a
 MODEL_UUID: Final = "1dbdfb4d-85b2-4659-9a3e-1cd3d7ef9a4d"
 
 
-def _credential(request: web.Request) -> str | None:
+def credential(request: web.Request) -> str | None:
     """Deepgram takes ``Authorization: Token KEY`` (or Bearer), or from browsers the ``token`` subprotocol."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() in ("token", "bearer") and value:
@@ -62,6 +63,36 @@ def _words(text: str, start: float, duration: float, diarize: bool) -> list[dict
     return out
 
 
+REDACTION_PLACEHOLDER: Final = "[REDACTED]"
+"""The simulator's stand-in for Deepgram's redaction marker (whose exact form is not verified)."""
+_NUMERIC_REDACTION: Final = frozenset({"true", "numbers", "pci", "ssn", "aggressive_numbers"})
+
+
+def _diarize(query: Any) -> bool:
+    return _truthy(query.get("diarize")) or bool(query.get("diarize_model"))
+
+
+def _redacted(text: str, redact: list[str]) -> str:
+    """Number-like words become a placeholder when the client asked for numeric redaction."""
+    if not _NUMERIC_REDACTION.intersection(value.lower() for value in redact):
+        return text
+    return " ".join(REDACTION_PLACEHOLDER if any(c.isdigit() for c in w) else w for w in text.split())
+
+
+def _paragraphs(text: str, duration: float, diarize: bool) -> dict[str, Any]:
+    """One paragraph of one sentence, labelled by speaker the way Deepgram labels diarized paragraphs."""
+    paragraph: dict[str, Any] = {
+        "sentences": [{"text": text, "start": 0.0, "end": duration}],
+        "num_words": len(text.split()),
+        "start": 0.0,
+        "end": duration,
+    }
+    if diarize:
+        paragraph["speaker"] = 0
+    label = "Speaker 0: " if diarize else ""
+    return {"transcript": f"\n{label}{text}", "paragraphs": [paragraph]}
+
+
 async def listen_prerecorded(request: web.Request) -> web.Response:
     backend = request.app[BACKEND]
     body = await request.read()
@@ -70,7 +101,7 @@ async def listen_prerecorded(request: web.Request) -> web.Response:
             request.method, request.path, list(request.query.items()), CIMultiDict(request.headers), body
         )
     )
-    if not backend.authorised(_credential(request)):
+    if not backend.authorised(credential(request)):
         return web.json_response(
             {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials.", "request_id": str(uuid.uuid4())},
             status=401,
@@ -85,11 +116,13 @@ async def listen_prerecorded(request: web.Request) -> web.Response:
         if not url:
             return web.json_response({"err_code": "Bad Request", "err_msg": "Invalid JSON body"}, status=400)
     await asyncio.sleep(backend.timings.first_byte)
-    text = backend.next_transcript()
+    text = _redacted(backend.next_transcript(), request.query.getall("redact", []))
     duration = max(0.5, len(text) * 0.06)
-    diarize = _truthy(request.query.get("diarize"))
+    diarize = _diarize(request.query)
     words = _words(text, 0.0, duration, diarize)
-    alternative = {"transcript": text, "confidence": 0.98, "words": words}
+    alternative: dict[str, Any] = {"transcript": text, "confidence": 0.98, "words": words}
+    if _truthy(request.query.get("paragraphs")):
+        alternative["paragraphs"] = _paragraphs(text, duration, diarize)
     request_id = str(uuid.uuid4())
     result: dict[str, Any] = {
         "metadata": {
@@ -117,15 +150,18 @@ async def listen_prerecorded(request: web.Request) -> web.Response:
         if diarize:
             utterance["speaker"] = 0
         result["results"]["utterances"] = [utterance]
-    return web.json_response(result, headers={"dg-request-id": request_id})
+    answer = json.dumps(result).encode()
+    backend.received[-1].sent.append(answer)
+    return web.Response(body=answer, content_type="application/json", headers={"dg-request-id": request_id})
 
 
 class _LiveSession:
     """One live transcription socket: cuts incoming audio into scripted utterances."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, record: Received) -> None:
         self.backend = request.app[BACKEND]
         self.ws = ws
+        self.record = record
         query = request.query
         self.encoding = query.get("encoding", "linear16")
         self.sample_rate = int(query.get("sample_rate", "16000"))
@@ -133,7 +169,7 @@ class _LiveSession:
         self.interim = _truthy(query.get("interim_results"))
         self.vad_events = _truthy(query.get("vad_events"))
         self.utterance_end = query.get("utterance_end_ms") is not None
-        self.diarize = _truthy(query.get("diarize"))
+        self.diarize = _diarize(query)
         self.request_id = str(uuid.uuid4())
         self.position = 0.0
         self.utterance_start = 0.0
@@ -146,7 +182,9 @@ class _LiveSession:
         return n_bytes / (bytes_per_sample * self.sample_rate * self.channels)
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send_str(orjson.dumps(message).decode())
+        text = orjson.dumps(message).decode()
+        self.record.sent.append(text)
+        await self.ws.send_str(text)
 
     def results(
         self, text: str, is_final: bool, speech_final: bool, from_finalize: bool = False
@@ -236,16 +274,25 @@ class _LiveSession:
         return True
 
 
-async def listen_live(request: web.Request) -> web.StreamResponse:
+async def open_socket(request: web.Request) -> tuple[web.WebSocketResponse, Received] | web.Response:
+    """Record the upgrade, check the credential (header or ``token`` subprotocol, which is echoed), accept."""
     backend = request.app[BACKEND]
     record = Received(request.method, request.path, list(request.query.items()), CIMultiDict(request.headers))
     backend.received.append(record)
-    if not backend.authorised(_credential(request)):
+    if not backend.authorised(credential(request)):
         return web.json_response({"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}, status=401)
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     ws = web.WebSocketResponse(protocols=("token",) if "token" in offered else ())
     await ws.prepare(request)
-    session = _LiveSession(request, ws)
+    return ws, record
+
+
+async def listen_live(request: web.Request) -> web.StreamResponse:
+    opened = await open_socket(request)
+    if isinstance(opened, web.Response):
+        return opened
+    ws, record = opened
+    session = _LiveSession(request, ws, record)
     with contextlib.suppress(ConnectionResetError):
         async for message in ws:
             if message.type is WSMsgType.BINARY:
@@ -260,9 +307,16 @@ async def listen_live(request: web.Request) -> web.StreamResponse:
 
 
 def deepgram_app(backend: Backend) -> web.Application:
-    """The simulated Deepgram API at ``/v1/...``."""
+    """The simulated Deepgram API at ``/v1/...``: listen, speak, and the Voice Agent (both hosts in one)."""
+    # Imported here: those modules build on this one's helpers.
+    from voiceguard.simulator.deepgram_agent_api import agent_converse
+    from voiceguard.simulator.deepgram_speak_api import speak_live, speak_rest
+
     app = web.Application(client_max_size=256 * 1024 * 1024)
     app[BACKEND] = backend
     app.router.add_post("/v1/listen", listen_prerecorded)
     app.router.add_get("/v1/listen", listen_live)
+    app.router.add_post("/v1/speak", speak_rest)
+    app.router.add_get("/v1/speak", speak_live)
+    app.router.add_get("/v1/agent/converse", agent_converse)
     return app

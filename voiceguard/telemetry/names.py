@@ -25,7 +25,9 @@ UPSTREAM_ERRORS: Final = "voiceguard.upstream.errors"
 WS_MESSAGES: Final = "voiceguard.websocket.messages"
 """Counter: WebSocket messages relayed, by route and direction."""
 WIRE_ANOMALIES: Final = "voiceguard.wire.anomalies"
-"""Counter: wire messages that did not parse as their protocol says (forwarded untouched), by reason."""
+"""Counter: wire messages an adapter could not read (forwarded untouched), by route and anomaly kind."""
+AUDIO_DURATION: Final = "voiceguard.audio.duration"
+"""Counter (s): audio relayed, by route, direction and encoding, where the format tells its duration."""
 
 # --- metric attribute keys (low cardinality only: never a call id) ------------------------------------------
 
@@ -37,7 +39,8 @@ ATTR_ERROR_TYPE: Final = "error.type"
 ATTR_DIRECTION: Final = "voiceguard.direction"
 ATTR_PROVIDER: Final = "gen_ai.provider.name"
 ATTR_OPERATION: Final = "voiceguard.operation"
-ATTR_ANOMALY: Final = "voiceguard.anomaly"
+ATTR_ANOMALY_KIND: Final = "voiceguard.anomaly.kind"
+ATTR_AUDIO_ENCODING: Final = "voiceguard.audio.encoding"
 
 # --- log fields ---------------------------------------------------------------------------------------------
 
