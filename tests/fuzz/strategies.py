@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -53,9 +54,9 @@ def json_values() -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> bytes:
+def mutated(draw: st.DrawFn, pool: Sequence[bytes] | None = None) -> bytes:
     """A recorded message with a few bytes cut, inserted, flipped, or its base64 and UTF-8 broken."""
-    data = bytearray(draw(st.sampled_from(seeds())))
+    data = bytearray(draw(st.sampled_from(list(pool) if pool else seeds())))
     for _ in range(draw(st.integers(1, 4))):
         at = draw(st.integers(0, len(data)))
         kind = draw(st.sampled_from(["truncate", "insert", "flip", "utf8", "base64", "nest"]))
@@ -75,9 +76,11 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-def payloads() -> st.SearchStrategy[bytes]:
+def payloads(pool: Sequence[bytes] = ()) -> st.SearchStrategy[bytes]:
+    """Any bytes, weighted toward messages that almost parse: ``pool``, an endpoint's recordings, first."""
+    own = [st.sampled_from(list(pool)), mutated(pool), mutated(pool)] if pool else []
     return st.one_of(
-        st.binary(max_size=512), mutated(), json_values().map(orjson.dumps), st.sampled_from(seeds())
+        *own, st.binary(max_size=512), mutated(), json_values().map(orjson.dumps), st.sampled_from(seeds())
     )
 
 

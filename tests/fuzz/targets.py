@@ -48,6 +48,7 @@ class HttpEndpoint:
     response_seeds: tuple[tuple[str, str], ...] = ()
     """(content type, fixture) pairs for response bodies."""
     method: str = "POST"
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,44 @@ HTTP_ENDPOINTS: Final = (
         (("audio/mpeg", "elevenlabs/tts_request.json"),),
     ),
     HttpEndpoint("elevenlabs", "/v1/voices/add", ("elevenlabs/tts_request.json",)),
+    HttpEndpoint(
+        "openai",
+        "/v1/responses",
+        ("openai/chat_request.json",),
+        (("application/json", "openai/responses.json"), ("text/event-stream", "openai/responses_stream.sse")),
+    ),
+    HttpEndpoint(
+        "openai",
+        "/v1/audio/transcriptions",
+        ("openai/transcription_request.multipart",),
+        (
+            ("application/json", "openai/transcription_verbose.json"),
+            ("text/event-stream", "openai/transcription_stream.sse"),
+            ("text/plain", "openai/transcription.txt"),
+            ("text/vtt", "openai/transcription.vtt"),
+            ("application/x-subrip", "openai/transcription.srt"),
+        ),
+        content_type=(FIXTURES / "openai/transcription_request.content-type").read_text().strip(),
+    ),
+    HttpEndpoint(
+        "openai",
+        "/v1/audio/speech",
+        ("openai/chat_request.json",),
+        (("text/event-stream", "openai/speech_stream.sse"), ("audio/mpeg", "openai/transcription.txt")),
+    ),
+    HttpEndpoint(
+        "deepgram",
+        "/v1/listen",
+        ("deepgram/speak_request.json",),
+        (("application/json", "deepgram/prerecorded_diarized.json"),),
+        content_type="audio/wav",
+    ),
+    HttpEndpoint(
+        "deepgram",
+        "/v1/speak",
+        ("deepgram/speak_request.json",),
+        (("audio/mpeg", "deepgram/speak_request.json"),),
+    ),
 )
 
 WS_ENDPOINTS: Final = (
@@ -121,6 +160,82 @@ WS_ENDPOINTS: Final = (
         ("gemini/client_frames.jsonl",),
         ("gemini/server_frames.jsonl", "gemini/server_malformed.jsonl"),
     ),
+    WsEndpoint(
+        "openai",
+        "/v1/realtime",
+        (
+            "openai/realtime_ga_client.jsonl",
+            "openai/realtime_beta_client.jsonl",
+            "openai/realtime_extra_client.jsonl",
+        ),
+        (
+            "openai/realtime_ga_server.jsonl",
+            "openai/realtime_beta_server.jsonl",
+            "openai/realtime_extra_server.jsonl",
+            "openai/realtime_malformed.jsonl",
+        ),
+        (("model", "gpt-realtime"),),
+    ),
+    WsEndpoint(
+        "deepgram",
+        "/v1/listen",
+        ("deepgram/configure_diarize.json",),
+        (
+            "deepgram/live_results_final.json",
+            "deepgram/live_results_interim.json",
+            "deepgram/live_speech_started.json",
+            "deepgram/live_utterance_end.json",
+            "deepgram/live_metadata.json",
+            "deepgram/live_error.json",
+            "deepgram/malformed_server.jsonl",
+        ),
+        (("diarize", "true"), ("encoding", "linear16"), ("sample_rate", "16000")),
+    ),
+    WsEndpoint(
+        "deepgram",
+        "/v2/listen",
+        ("deepgram/configure_diarize.json",),
+        (
+            "deepgram/flux_start_of_turn.json",
+            "deepgram/flux_end_of_turn.json",
+            "deepgram/malformed_server.jsonl",
+        ),
+    ),
+    WsEndpoint(
+        "deepgram",
+        "/v1/speak",
+        ("deepgram/speak_request.json",),
+        ("deepgram/speak_flushed.json", "deepgram/speak_warning.json"),
+    ),
+    WsEndpoint(
+        "deepgram",
+        "/v1/agent/converse",
+        ("deepgram/agent_settings.json", "deepgram/agent_function_call_response.json"),
+        (
+            "deepgram/agent_conversation_user.json",
+            "deepgram/agent_conversation_assistant.json",
+            "deepgram/agent_function_call_request.json",
+            "deepgram/agent_history.json",
+            "deepgram/agent_latency_report.json",
+            "deepgram/agent_started_speaking.json",
+            "deepgram/agent_error.json",
+            "deepgram/malformed_agent.jsonl",
+        ),
+    ),
+    WsEndpoint(
+        "twilio",
+        "/media-stream",
+        (
+            "twilio/connected.json",
+            "twilio/start.json",
+            "twilio/media.json",
+            "twilio/mark.json",
+            "twilio/dtmf.json",
+            "twilio/stop.json",
+            "twilio/malformed.jsonl",
+        ),
+        ("twilio/outbound_media.json", "twilio/outbound_mark.json", "twilio/clear.json"),
+    ),
 )
 
 RESPONSE_HEADERS: Final = ("x-character-count", "content-length", "request-id", "x-request-id")
@@ -132,6 +247,14 @@ def fixture_bytes(name: str) -> bytes:
 
 def fixture_lines(name: str) -> list[bytes]:
     return [line for line in fixture_bytes(name).splitlines() if line.strip()]
+
+
+def messages(names: Sequence[str]) -> list[bytes]:
+    """The recorded messages of fixtures: each line of a ``.jsonl`` file, a whole file otherwise."""
+    found: list[bytes] = []
+    for name in names:
+        found.extend(fixture_lines(name) if name.endswith((".jsonl", ".ndjson")) else [fixture_bytes(name)])
+    return found
 
 
 def seeds() -> list[bytes]:
@@ -217,7 +340,8 @@ def check_http(
 ) -> None:
     """One HTTP exchange of ``endpoint`` with a request ``body`` and a ``response`` body."""
     adapter = build_adapter(endpoint.protocol)
-    request = head(endpoint.method, endpoint.path, headers=(("Content-Type", "application/json"),))
+    request_headers = (("Content-Type", endpoint.content_type), ("Content-Length", str(len(body))))
+    request = head(endpoint.method, endpoint.path, headers=request_headers)
     codec = adapter.http(request)
     assert codec is not None, f"{endpoint} is not recognised"
     events = codec.request_events(request, body if codec.needs_request_body else None)

@@ -7,6 +7,7 @@ The coverage-guided variant of the same targets is ``tests/fuzz/fuzz_protocols.p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import orjson
@@ -23,10 +24,17 @@ from tests.fuzz.targets import (
     check_http,
     check_sse_splitter,
     check_websocket,
+    messages,
 )
 from voiceguard.protocols import jsonspan
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("VOICEGUARD_FUZZ_EXAMPLES", "30"))
+"""Per test and endpoint; the default keeps the suite quick on a shared machine, raise it for a deeper run."""
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @FUZZ
@@ -40,55 +48,59 @@ def test_sse_framing_keeps_every_byte_or_refuses_past_its_limit(
 @pytest.mark.parametrize("endpoint", HTTP_ENDPOINTS, ids=lambda e: f"{e.protocol}{e.path}")
 @FUZZ
 @given(
-    body=payloads(),
-    response=payloads(),
-    content_type=st.sampled_from(["application/json", "text/event-stream", "audio/mpeg", "", "text/plain"]),
+    data=st.data(),
     status=st.sampled_from([200, 200, 400, 500]),
     header_values=st.lists(
         st.one_of(st.text(max_size=6), st.sampled_from(["12", "²", "-1", "1e3"])), max_size=4
     ),
     cuts=CUTS,
     rewrite=REWRITE,
-    seeded=st.booleans(),
 )
 def test_http_adapters_survive_any_request_and_response(
     endpoint: HttpEndpoint,
-    body: bytes,
-    response: bytes,
-    content_type: str,
+    data: st.DataObject,
     status: int,
     header_values: list[str],
     cuts: list[int],
     rewrite: Callable[[str], str],
-    seeded: bool,
 ) -> None:
-    if seeded and endpoint.response_seeds:
-        content_type = endpoint.response_seeds[len(response) % len(endpoint.response_seeds)][0]
+    body = data.draw(payloads(messages(endpoint.request_seeds)), label="body")
+    content_type = data.draw(st.sampled_from([*ANY_CONTENT_TYPE, *(c for c, _ in endpoint.response_seeds)]))
+    recorded = [name for c, name in endpoint.response_seeds if c == content_type]
+    response = data.draw(payloads(messages(recorded)), label="response")
     check_http(endpoint, body, response, content_type, status, header_values, cuts, rewrite)
 
 
-FRAMES = st.lists(st.tuples(st.booleans(), st.booleans(), payloads()), max_size=6)
+ANY_CONTENT_TYPE = ("application/json", "text/event-stream", "audio/mpeg", "", "text/plain")
+QUERY = st.lists(
+    st.tuples(
+        st.sampled_from(["output_format", "model", "key", "diarize", "encoding", "sample_rate", "x"]),
+        st.one_of(
+            st.text(max_size=12), st.sampled_from(["pcm_²", "mp3_44100_١٢٨", "ulaw_8000", "true", "9" * 5000])
+        ),
+    ),
+    max_size=3,
+)
 
 
 @pytest.mark.parametrize("endpoint", WS_ENDPOINTS, ids=lambda e: f"{e.protocol}{e.path[:40]}")
 @FUZZ
-@given(
-    frames=FRAMES,
-    query=st.lists(
-        st.tuples(
-            st.sampled_from(["output_format", "model", "key", "x"]),
-            st.one_of(st.text(max_size=12), st.sampled_from(["pcm_²", "mp3_44100_١٢٨", "ulaw_8000", "pcm_"])),
-        ),
-        max_size=3,
-    ),
-    rewrite=REWRITE,
-)
+@given(data=st.data(), query=QUERY, rewrite=REWRITE)
 def test_websocket_adapters_survive_any_frames(
-    endpoint: WsEndpoint,
-    frames: list[tuple[bool, bool, bytes]],
-    query: list[tuple[str, str]],
-    rewrite: Callable[[str], str],
+    endpoint: WsEndpoint, data: st.DataObject, query: list[tuple[str, str]], rewrite: Callable[[str], str]
 ) -> None:
+    client = payloads(messages(endpoint.client_seeds))
+    upstream = payloads(messages(endpoint.upstream_seeds))
+    frames = data.draw(
+        st.lists(
+            st.one_of(
+                st.tuples(st.just(True), st.booleans(), client),
+                st.tuples(st.just(False), st.booleans(), upstream),
+            ),
+            max_size=8,
+        ),
+        label="frames",
+    )
     check_websocket(endpoint, frames, query, rewrite)
 
 
