@@ -19,6 +19,14 @@ import atheris
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 with atheris.instrument_imports(include=["voiceguard"]):
+    import importlib
+    import pkgutil
+
+    import voiceguard.protocols
+
+    # Adapters are imported lazily by ``build_adapter``; import them all here so they are instrumented.
+    for module in pkgutil.iter_modules(voiceguard.protocols.__path__):
+        importlib.import_module(f"voiceguard.protocols.{module.name}")
     from tests.fuzz.targets import (
         HTTP_ENDPOINTS,
         REWRITES,
