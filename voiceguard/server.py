@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import ssl
@@ -20,7 +21,7 @@ from aiohttp import web
 from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
-from voiceguard.admin import RUNTIME, add_admin_routes
+from voiceguard.admin import RUNTIME, add_admin_routes, exposure_findings
 from voiceguard.config import ConfigError, Settings
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
@@ -234,6 +235,12 @@ async def start(
 async def serve_forever(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then shut down cleanly (sinks flushed, calls ended)."""
     server = await start(settings)
+    for finding in exposure_findings(settings, server.runtime.admin_token):
+        log.log(
+            logging.ERROR if finding.level == "error" else logging.WARNING,
+            finding.event,
+            problem=finding.message,
+        )
     log.info(
         "listening",
         url=server.url,

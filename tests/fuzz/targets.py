@@ -346,7 +346,8 @@ def check_http(
     assert codec is not None, f"{endpoint} is not recognised"
     events = codec.request_events(request, body if codec.needs_request_body else None)
     if events:
-        codec.render_request(same_text(events))
+        unchanged = codec.render_request(same_text(events))
+        assert unchanged.body in (None, body), "unchanged text changed the request body"
         codec.render_request(rewritten(events, rewrite))
     headers = CIMultiDict([("Content-Type", content_type)])
     for name, value in zip(RESPONSE_HEADERS, header_values, strict=False):

@@ -15,6 +15,7 @@ from tests.fuzz.targets import (
     WS_ENDPOINTS,
     HttpEndpoint,
     WsEndpoint,
+    check_http,
     check_stream,
     check_websocket,
     fixture_bytes,
@@ -91,3 +92,10 @@ def test_a_recorded_response_cut_byte_by_byte_renders_faithfully(endpoint: HttpE
     stream = codec.response_codec(200, {"Content-Type": content_type})
     if stream is not None:
         check_stream(stream, data, list(range(len(data))), REWRITES[0])
+
+
+def test_a_multipart_upload_cut_anywhere_is_forwarded_as_it_came() -> None:
+    [endpoint] = [e for e in HTTP_ENDPOINTS if e.path.endswith("/audio/transcriptions")]
+    body = fixture_bytes(endpoint.request_seeds[0])
+    for cut in range(0, len(body), 7):
+        check_http(endpoint, body[:cut], b"", "application/json", 200, (), (), REWRITES[2])
