@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from voiceguard.events import ClientNotice, Direction, Event, PolicyDecision, Stage
-from voiceguard.guards.base import GuardChain, GuardContext
+from voiceguard.guards.base import Blocked, GuardChain, GuardContext
 from voiceguard.protocols.base import ExchangeInfo
 from voiceguard.records import (
     CallEnded,
@@ -149,7 +149,12 @@ class Pipeline:
         if not events:
             return events
         call = exchange.call
-        result = self.chain.process(GuardContext(call, exchange.info, direction), events)
+        try:
+            result = self.chain.process(GuardContext(call, exchange.info, direction), events)
+        except Blocked as blocked:
+            decision = PolicyDecision(blocked.rule_id, "block", "blocked", evidence=blocked.evidence)
+            self.emit(DecisionMade(exchange, decision, self.clock()))
+            raise
         now = self.clock()
         for report in result.reports:
             if isinstance(report, PolicyDecision):

@@ -33,12 +33,21 @@ class GuardContext:
 class Blocked(Exception):
     """A guard refuses the exchange; the proxy answers with the contract's error or closes the socket."""
 
-    def __init__(self, rule_id: str, message: str, status: int = 403, close_code: int = 1008) -> None:
+    def __init__(
+        self,
+        rule_id: str,
+        message: str,
+        status: int = 403,
+        close_code: int = 1008,
+        evidence: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.rule_id = rule_id
         self.message = message
         self.status = status
         self.close_code = close_code
+        self.evidence = evidence
+        """Recorded with the block decision the pipeline reports (ids and versions, never personal data)."""
 
 
 class Guard(Protocol):

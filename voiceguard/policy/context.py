@@ -116,5 +116,5 @@ def note_caller(call: Call, phone_number: str) -> bool:
 
 
 def policy_of(call: Call) -> CallPolicy | None:
-    """What applies to ``call``, once a guard resolved it; for sinks (the audit log reads pack hashes here)."""
+    """What applies to ``call`` once a guard resolved it; sinks (the audit log) read pack hashes here."""
     return _slot(call).resolved

@@ -79,7 +79,9 @@ CONTROLS: Final = {
         ControlSpec(
             "erasure", "personal data is erased on request", _OBSERVE | {Action.ENFORCE}, "audit log"
         ),
-        ControlSpec("audit", "what the audit log records and keeps", _OBSERVE | {Action.ENFORCE}, "audit log"),
+        ControlSpec(
+            "audit", "what the audit log records and keeps", _OBSERVE | {Action.ENFORCE}, "audit log"
+        ),
         ControlSpec(
             "outbound-call",
             "automated outbound calls: prior consent, identification, opt-out",

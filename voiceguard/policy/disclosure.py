@@ -43,12 +43,16 @@ class PhraseSet:
 
     def search(self, text: str, before: int | None = None) -> bool:
         """Whether any locale's phrase occurs in ``text`` (starting before ``before`` when given)."""
-        for patterns in self.by_locale.values():
+        return self.locale_of_match(text, before) is not None
+
+    def locale_of_match(self, text: str, before: int | None = None) -> str | None:
+        """The locale of the first phrase found in ``text``, or ``None``."""
+        for locale, patterns in self.by_locale.items():
             for pattern in patterns:
                 match = pattern.search(text)
                 if match is not None and (before is None or match.start() < before):
-                    return True
-        return False
+                    return locale
+        return None
 
 
 @dataclass(frozen=True, slots=True)

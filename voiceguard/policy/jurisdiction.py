@@ -14,15 +14,18 @@ import phonenumbers
 
 from voiceguard.policy.nanp import AREA_CODES
 
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 GLOBAL: Final = "*"
 EU: Final = "EU"
 
-EU_MEMBERS: Final = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
+EU_MEMBERS: Final = _codes("AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE")
 """The 27 member states; an EU regulation applies in each of them."""
 
-COUNTRIES: Final = frozenset(
+COUNTRIES: Final = _codes(
     """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV
     BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET
     FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM
@@ -30,20 +33,20 @@ COUNTRIES: Final = frozenset(
     ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE
     PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST
     SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS
-    XK YE YT ZA ZM ZW""".split()
+    XK YE YT ZA ZM ZW"""
 )
 """ISO 3166-1 alpha-2, plus XK (Kosovo), which phonenumbers also uses."""
 
-US_STATES: Final = frozenset(
+US_STATES: Final = _codes(
     """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC
-    ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR UM VI""".split()
+    ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR UM VI"""
 )
 """The states, DC and the territories, as ISO 3166-2:US subdivision codes."""
 
 US_TERRITORIES: Final = frozenset({"AS", "GU", "MP", "PR", "UM", "VI"})
 """Territories with their own ISO country code that are also subdivisions of the US (federal law applies)."""
 
-CA_PROVINCES: Final = frozenset("AB BC MB NB NL NS NT NU ON PE QC SK YT".split())
+CA_PROVINCES: Final = _codes("AB BC MB NB NL NS NT NU ON PE QC SK YT")
 
 SUBDIVISIONS: Final = {"US": US_STATES, "CA": CA_PROVINCES}
 
@@ -95,7 +98,7 @@ def from_e164(number: str) -> str | None:
     if not phonenumbers.is_possible_number(parsed):
         return None
     region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
-        parsed.country_code
+        parsed.country_code or 0
     )
     if region in (None, "ZZ", "001"):
         return None

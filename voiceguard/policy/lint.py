@@ -107,9 +107,8 @@ def check_packs(packs: Iterable[Pack]) -> list[Problem]:
     rule_ids: dict[str, str] = {}
     for pack in packs:
         if pack.name in pack_names:
-            problems.append(
-                Problem("error", _file(pack), f"pack name {pack.name!r} is also used by {pack_names[pack.name]}")
-            )
+            other = pack_names[pack.name]
+            problems.append(Problem("error", _file(pack), f"pack name {pack.name!r} is also used by {other}"))
         pack_names.setdefault(pack.name, _file(pack))
         if not pack.enabled:
             problems.append(Problem("warning", _file(pack), "disabled: applies to no call"))

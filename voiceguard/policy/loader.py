@@ -1,4 +1,4 @@
-"""Reading a directory of policy packs: YAML in, schema-checked, semantically linted, frozen ``PolicySet`` out.
+"""Reading a directory of policy packs: YAML in, schema-checked, linted, a frozen ``PolicySet`` out.
 
 Loading is all or nothing: one broken pack and the whole directory is refused with every problem listed,
 because a proxy that silently dropped a pack would run with less policy than the operator wrote. The
@@ -171,3 +171,27 @@ def load_policy_set(directory: Path) -> PolicySet:
     if errors:
         raise PolicyError(errors)
     return PolicySet(tuple(packs), str(directory))
+
+
+def default_directory() -> Path:
+    """``./policies`` when it exists, else the packs beside the package (a source checkout)."""
+    local = Path("policies")
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parents[2] / "policies"
+
+
+def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of every pack file: what the reload watcher compares between polls."""
+    try:
+        files = pack_files(directory)
+    except OSError:
+        return ()
+    out = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(out)

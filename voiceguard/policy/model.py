@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeAlias
 
-Param: TypeAlias = "str | int | float | bool | None | tuple[Param, ...] | Mapping[str, Param]"
+Param: TypeAlias = "str | int | float | bool | tuple[Param, ...] | Mapping[str, Param] | None"
 """A parameter value as a pack states it, deeply frozen (mappings are read-only, lists are tuples)."""
 
 
@@ -110,7 +110,8 @@ class Control:
 
 def digest_of(refs: tuple[PackRef, ...]) -> str:
     """One sha256 over the packs in force: short enough for every decision, verifiable against the list."""
-    material = "\n".join(f"{ref.name} {ref.version} {ref.sha256}" for ref in sorted(refs, key=lambda r: r.name))
+    ordered = sorted(refs, key=lambda ref: ref.name)
+    material = "\n".join(f"{ref.name} {ref.version} {ref.sha256}" for ref in ordered)
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -3,7 +3,9 @@
 Facts: REFERENCE-protocols.md §2. A chat request's texts are its messages' ``content`` (a string or a list of
 parts), tool results, and the arguments of earlier tool calls. A streamed reply is ``data: <chunk>`` events
 without ``event:`` lines, ending with ``data: [DONE]``; with ``stream_options.include_usage`` one extra chunk
-with empty ``choices`` carries the usage. Unknown fields and events pass through untouched.
+with empty ``choices`` carries the usage. Unknown fields and events pass through untouched. The chunk that
+carries a choice's ``finish_reason`` also yields the choice's whole text as an ``AgentText`` (no origin: it
+is a summary, never rendered), so a guard can settle held text before that chunk goes out.
 """
 
 from __future__ import annotations
@@ -184,6 +186,7 @@ class ChatStreamCodec:
         self._response_id: str | None = None
         self._template: dict[str, Any] | None = None
         self._newline = b"\n"
+        self._texts: dict[str, list[str]] = {}
 
     def feed(self, data: bytes) -> list[WireUnit]:
         return [self._unit(event) for event in self._splitter.feed(data)]
@@ -233,6 +236,7 @@ class ChatStreamCodec:
             if isinstance(delta.get("content"), str):
                 origin = JsonOrigin(message, ("choices", position, "delta", "content"))
                 events.append(TextDelta(delta["content"], stream, origin))
+                self._texts.setdefault(stream, []).append(delta["content"])
             for call_position, call in enumerate(_list(delta.get("tool_calls"))):
                 function = call.get("function") if isinstance(call, dict) else None
                 if isinstance(function, dict) and isinstance(function.get("arguments"), str):
@@ -257,6 +261,9 @@ class ChatStreamCodec:
                     )
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
+                if stream in self._texts:
+                    # The choice's text is complete: guards holding a tail can release it before this chunk.
+                    events.append(AgentText("".join(self._texts.pop(stream)), stream))
         if isinstance(body.get("usage"), dict):
             events.append(usage_event(body["usage"], model))
         return WireUnit(raw=event.raw, events=events, state=_ChunkState(message, event, body))
@@ -362,6 +369,10 @@ class OpenAIAdapter:
     def http(self, head: RequestHead) -> HttpCodec | None:
         if head.method == "POST" and head.path.rstrip("/").endswith("/chat/completions"):
             return ChatCompletionsCodec()
+        if head.method == "POST" and head.path.rstrip("/").endswith("/audio/speech"):
+            from voiceguard.protocols.openai_speech import SpeechCodec
+
+            return SpeechCodec()
         return None
 
     def websocket(self, head: RequestHead) -> WsCodec | None:
