@@ -44,12 +44,19 @@ def load(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> S
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from voiceguard import server
+    from voiceguard.policy.loader import PolicyError
     from voiceguard.telemetry.logging import configure_logging
 
     settings = load(args, _serve_overrides(args))
     configure_logging(settings.logging.level, settings.logging.format)
     try:
         asyncio.run(server.serve_forever(settings))
+    except PolicyError as exc:
+        print(
+            f"voiceguard: the policy packs are not usable (see voiceguard policy lint):\n{exc}",
+            file=sys.stderr,
+        )
+        return 2
     except OSError as exc:
         print(
             f"voiceguard: cannot listen on {settings.listen.host}:{settings.listen.port}: {exc.strerror}",
@@ -73,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="private key (PEM) for --tls-cert")
     serve.set_defaults(handler=_cmd_serve)
+
+    from voiceguard.policy.commands import add_parser as add_policy_parser
+
+    add_policy_parser(commands)
     return parser
 
 

@@ -86,13 +86,13 @@ CONTROLS: Final = {
             "outbound-call",
             "automated outbound calls: prior consent, identification, opt-out",
             _OBSERVE,
-            "recorded for review (not visible on the wire)",
+            "review only (not on the wire)",
         ),
         ControlSpec(
             "governance",
             "organisational duties (published policies, contracts, records of processing)",
             _OBSERVE,
-            "recorded for review (not visible on the wire)",
+            "review only (not on the wire)",
         ),
     )
 }
