@@ -29,7 +29,8 @@ def _directory(value: Path | None, err: TextIO) -> Path | None:
     return directory
 
 
-def lint(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def lint(args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
     directory = _directory(args.dir, err)
     if directory is None:
         return 2
@@ -91,7 +92,8 @@ def _print_table(applied: AppliedPolicy, code: str | None, source: str, out: Tex
         print(f"{name:<20} {control.action.value:<8} {enforced_by:<32} {', '.join(control.rules)}", file=out)
 
 
-def show(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def show(args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
     directory = _directory(args.dir, err)
     if directory is None:
         return 2
