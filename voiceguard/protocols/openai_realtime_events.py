@@ -1,0 +1,360 @@
+"""What each OpenAI Realtime event means: the mapping from parsed client and server events to shared events.
+
+Facts: REFERENCE-protocols.md §1. Both the GA names and the beta ones (``OpenAI-Beta: realtime=v1``) are
+mapped, since one proxy serves both kinds of client. Every text a guard may rewrite gets the JSON path it
+sits at, including the echoes of items and the whole output repeated in ``response.done``, so a rewrite of
+the deltas is not undone by the summary. Audio is measured, never copied into an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from voiceguard.events import (
+    AgentText,
+    AudioChunk,
+    Direction,
+    Event,
+    LLMRequest,
+    PlaybackTruncated,
+    PromptText,
+    ResponseDone,
+    ResponseStarted,
+    SpeechStarted,
+    SpeechStopped,
+    TextDelta,
+    TextRole,
+    ToolCall,
+    Transcript,
+    WireAnomaly,
+)
+from voiceguard.protocols.audiometa import (
+    G711_ALAW,
+    G711_ULAW,
+    PCM16_24K,
+    AudioFormat,
+    base64_text_size,
+    pcm16,
+)
+from voiceguard.protocols.jsonspan import JsonPath
+from voiceguard.protocols.jsonunit import JsonOrigin
+from voiceguard.protocols.openai_common import (
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    item_events,
+    part_event,
+    token_usage,
+    tool_names,
+    upstream_error,
+)
+
+MAX_TEMPLATES: Final = 64
+"""Streams whose last delta shape is kept (for text a guard releases later); the oldest is dropped."""
+_TEMPLATE_KEYS: Final = ("type", "response_id", "item_id", "output_index", "content_index")
+
+_BETA_FORMATS: Final = {"pcm16": PCM16_24K, "g711_ulaw": G711_ULAW, "g711_alaw": G711_ALAW}
+_GA_FORMATS: Final = {"audio/pcmu": G711_ULAW, "audio/pcma": G711_ALAW}
+
+
+def audio_format(value: object) -> AudioFormat | None:
+    """A session's audio format: GA ``{"type": "audio/pcm", "rate": 24000}`` or beta ``"pcm16"``."""
+    if isinstance(value, str):
+        return _BETA_FORMATS.get(value)
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if kind == "audio/pcm":
+            rate = as_int(value.get("rate"))
+            return pcm16(rate) if rate and 0 < rate <= 192_000 else PCM16_24K
+        return _GA_FORMATS.get(kind) if isinstance(kind, str) else None
+    return None
+
+
+@dataclass(slots=True)
+class RealtimeState:
+    """What one connection has negotiated so far, and the shapes of its text streams."""
+
+    model: str | None = None
+    input: AudioFormat = PCM16_24K
+    output: AudioFormat = PCM16_24K
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply_session(self, session: dict[str, Any]) -> None:
+        """Take the model and audio formats from a session (GA nests them under ``audio``)."""
+        self.model = as_str(session.get("model")) or self.model
+        audio = as_dict(session.get("audio"))
+        ga_in = audio_format(as_dict(audio.get("input")).get("format"))
+        ga_out = audio_format(as_dict(audio.get("output")).get("format"))
+        self.input = ga_in or audio_format(session.get("input_audio_format")) or self.input
+        self.output = ga_out or audio_format(session.get("output_audio_format")) or self.output
+
+    def remember(self, stream: str, body: dict[str, Any]) -> None:
+        """Keep the shape of a stream's last delta, so text a guard releases later can follow it."""
+        if stream not in self.templates and len(self.templates) >= MAX_TEMPLATES:
+            self.templates.pop(next(iter(self.templates)))
+        self.templates[stream] = {key: body[key] for key in _TEMPLATE_KEYS if key in body}
+
+    def audio_chunk(self, direction: Direction, size: int) -> AudioChunk:
+        audio = self.input if direction is Direction.TO_UPSTREAM else self.output
+        return AudioChunk(direction, size, audio.seconds(size), audio.encoding, audio.sample_rate)
+
+
+Handler = Callable[[RealtimeState, dict[str, Any], int], list[Event]]
+
+
+def _missing(body: dict[str, Any]) -> list[Event]:
+    return [WireAnomaly("missing_field", str(body.get("type"))[:64])]
+
+
+def _audio(key: str, direction: Direction) -> Handler:
+    def handle(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+        value = body.get(key)
+        if not isinstance(value, str):
+            return _missing(body)
+        size = base64_text_size(value)
+        if size is None:
+            return [WireAnomaly("invalid_base64", str(body.get("type"))[:64])]
+        return [state.audio_chunk(direction, size)]
+
+    return handle
+
+
+def _text(key: str, make: Callable[[str, str, JsonOrigin], Event], remember: bool = False) -> Handler:
+    def handle(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+        text = body.get(key)
+        if not isinstance(text, str):
+            return _missing(body)
+        stream = as_str(body.get("item_id")) or as_str(body.get("response_id")) or ""
+        if remember:
+            state.remember(stream, body)
+        return [make(text, stream, JsonOrigin(message, (key,)))]
+
+    return handle
+
+
+def _session(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    session = body.get("session")
+    if not isinstance(session, dict):
+        return _missing(body)
+    state.apply_session(session)
+    texts: list[tuple[JsonPath, object]] = [
+        (("session", "instructions"), session.get("instructions")),
+        (
+            ("session", "audio", "input", "transcription", "prompt"),
+            as_dict(as_dict(as_dict(session.get("audio")).get("input")).get("transcription")).get("prompt"),
+        ),
+        (
+            ("session", "input_audio_transcription", "prompt"),
+            as_dict(session.get("input_audio_transcription")).get("prompt"),
+        ),
+    ]
+    return [
+        PromptText(text, TextRole.INSTRUCTIONS, JsonOrigin(message, path))
+        for path, text in texts
+        if isinstance(text, str)
+    ]
+
+
+def _item_create(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    item = body.get("item")
+    if not isinstance(item, dict):
+        return _missing(body)
+    events = item_events(item, ("item",), message, from_client=True)
+    for part in as_list(item.get("content")):
+        audio = part.get("audio") if isinstance(part, dict) else None
+        size = base64_text_size(audio) if isinstance(audio, str) else None
+        if size is not None:
+            events.append(state.audio_chunk(Direction.TO_UPSTREAM, size))
+    return events
+
+
+def _response_create(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    response = as_dict(body.get("response"))
+    items = as_list(response.get("input"))
+    events: list[Event] = [
+        LLMRequest(
+            model=state.model,
+            stream=True,
+            message_count=len(items),
+            tool_names=tool_names(response.get("tools")),
+        )
+    ]
+    if isinstance(response.get("instructions"), str):
+        origin = JsonOrigin(message, ("response", "instructions"))
+        events.append(PromptText(response["instructions"], TextRole.INSTRUCTIONS, origin))
+    for index, item in enumerate(items):
+        events.extend(item_events(item, ("response", "input", index), message, from_client=True))
+    return events
+
+
+def _truncate(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    return [PlaybackTruncated(as_str(body.get("item_id")), as_int(body.get("audio_end_ms")))]
+
+
+def _speech(started: bool) -> Handler:
+    def handle(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+        ms = as_int(body.get("audio_start_ms" if started else "audio_end_ms"))
+        seconds = ms / 1000 if ms is not None else None
+        item_id = as_str(body.get("item_id"))
+        return [SpeechStarted(seconds, item_id) if started else SpeechStopped(seconds, item_id)]
+
+    return handle
+
+
+def _server_item(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    return item_events(body.get("item"), ("item",), message, from_client=False)
+
+
+def _content_part(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    return part_event(body.get("part"), ("part",), message, as_str(body.get("item_id")) or "")
+
+
+def _response_created(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    response = as_dict(body.get("response"))
+    return [ResponseStarted(as_str(response.get("id")), state.model)]
+
+
+def _response_done(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    response = body.get("response")
+    if not isinstance(response, dict):
+        return _missing(body)
+    events: list[Event] = []
+    for index, item in enumerate(as_list(response.get("output"))):
+        events.extend(item_events(item, ("response", "output", index), message, from_client=False))
+    if isinstance(response.get("usage"), dict):
+        events.append(token_usage(response["usage"], state.model))
+    details = as_dict(response.get("status_details"))
+    reason = as_str(details.get("reason")) or as_str(details.get("type"))
+    status = as_str(response.get("status")) or "completed"
+    events.append(ResponseDone(as_str(response.get("id")), status, reason))
+    return events
+
+
+def _arguments(complete: bool) -> Handler:
+    def handle(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+        key = "arguments" if complete else "delta"
+        text = body.get(key)
+        if not isinstance(text, str):
+            return _missing(body)
+        name = as_str(body.get("name"))
+        stream = as_str(body.get("item_id")) or ""
+        origin = JsonOrigin(message, (key,))
+        return [ToolCall(name, text, as_str(body.get("call_id")), complete, stream, origin)]
+
+    return handle
+
+
+def _error(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
+    return [upstream_error(body)]
+
+
+def _partial(text: str, stream: str, origin: JsonOrigin) -> Event:
+    return Transcript(text, is_final=False, stream=stream, origin=origin)
+
+
+def _final(text: str, stream: str, origin: JsonOrigin) -> Event:
+    return Transcript(text, is_final=True, stream=stream, origin=origin)
+
+
+def _delta(text: str, stream: str, origin: JsonOrigin) -> Event:
+    return TextDelta(text, stream, origin)
+
+
+def _spoken(text: str, stream: str, origin: JsonOrigin) -> Event:
+    return AgentText(text, stream, spoken=True, origin=origin)
+
+
+def _written(text: str, stream: str, origin: JsonOrigin) -> Event:
+    return AgentText(text, stream, origin=origin)
+
+
+CLIENT_HANDLERS: Final[dict[str, Handler]] = {
+    "session.update": _session,
+    "transcription_session.update": _session,
+    "input_audio_buffer.append": _audio("audio", Direction.TO_UPSTREAM),
+    "session.input_audio_buffer.append": _audio("audio", Direction.TO_UPSTREAM),
+    "conversation.item.create": _item_create,
+    "conversation.item.truncate": _truncate,
+    "response.create": _response_create,
+}
+CLIENT_QUIET: Final = frozenset(
+    {
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+        "conversation.item.delete",
+        "conversation.item.retrieve",
+        "response.cancel",
+        "output_audio_buffer.clear",
+        "session.close",
+    }
+)
+"""Client events that carry neither text nor audio: known, and passed on without events."""
+
+SERVER_HANDLERS: Final[dict[str, Handler]] = {
+    "session.created": _session,
+    "session.updated": _session,
+    "transcription_session.created": _session,
+    "transcription_session.updated": _session,
+    "input_audio_buffer.speech_started": _speech(started=True),
+    "input_audio_buffer.speech_stopped": _speech(started=False),
+    "conversation.item.input_audio_transcription.delta": _text("delta", _partial, remember=True),
+    "conversation.item.input_audio_transcription.completed": _text("transcript", _final),
+    "conversation.item.input_audio_transcription.segment": _text("text", _partial),
+    "conversation.item.input_audio_transcription.failed": _error,
+    "conversation.item.added": _server_item,
+    "conversation.item.created": _server_item,
+    "conversation.item.done": _server_item,
+    "conversation.item.retrieved": _server_item,
+    "response.created": _response_created,
+    "response.output_item.added": _server_item,
+    "response.output_item.done": _server_item,
+    "response.content_part.added": _content_part,
+    "response.content_part.done": _content_part,
+    "response.output_audio.delta": _audio("delta", Direction.TO_CLIENT),
+    "response.audio.delta": _audio("delta", Direction.TO_CLIENT),
+    "session.output_audio.delta": _audio("delta", Direction.TO_CLIENT),
+    "response.output_audio_transcript.delta": _text("delta", _delta, remember=True),
+    "response.audio_transcript.delta": _text("delta", _delta, remember=True),
+    "response.output_audio_transcript.done": _text("transcript", _spoken),
+    "response.audio_transcript.done": _text("transcript", _spoken),
+    "response.output_text.delta": _text("delta", _delta, remember=True),
+    "response.text.delta": _text("delta", _delta, remember=True),
+    "response.output_text.done": _text("text", _written),
+    "response.text.done": _text("text", _written),
+    "session.input_transcript.delta": _text("delta", _partial),
+    "session.output_transcript.delta": _text("delta", _delta),
+    "response.function_call_arguments.delta": _arguments(complete=False),
+    "response.function_call_arguments.done": _arguments(complete=True),
+    "response.done": _response_done,
+    "error": _error,
+}
+SERVER_QUIET: Final = frozenset(
+    {
+        "conversation.created",
+        "input_audio_buffer.committed",
+        "input_audio_buffer.cleared",
+        "input_audio_buffer.timeout_triggered",
+        "input_audio_buffer.dtmf_event_received",
+        "conversation.item.deleted",
+        "conversation.item.truncated",
+        "response.output_audio.done",
+        "response.audio.done",
+        "rate_limits.updated",
+        "output_audio_buffer.started",
+        "output_audio_buffer.stopped",
+        "output_audio_buffer.cleared",
+        "session.closed",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+        "response.mcp_call.failed",
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "mcp_list_tools.failed",
+    }
+)
+"""Server events that carry neither text nor audio: known, and passed on without events."""
