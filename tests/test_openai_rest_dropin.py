@@ -70,7 +70,7 @@ async def test_responses_stream_through_the_sdk_stream_helper(
     ):
         deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
         final = await stream.get_final_response()
-    assert "".join(deltas) == final.output_text == "You said: tell me a story"
+    assert "".join(deltas) == final.output_text == DISCLOSURE + "You said: tell me a story"
     assert "".join(e.text for e in observed(recording, TextDelta)) == final.output_text
     assert not observed(recording, WireAnomaly)
 

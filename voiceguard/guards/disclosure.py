@@ -258,6 +258,8 @@ class DisclosureGuard:
 
     def _agent_text(self, ctx: GuardContext, stage: str, event: AgentText) -> list[Event]:
         held = self._state(ctx.call).streams.get((stage, event.stream))
+        if held is None and not event.text:
+            return [event]  # an empty snapshot (a realtime content part being opened) says nothing yet
         if held is None:
             prefix = self._state(ctx.call).prefixes.pop((stage, event.stream), "")
             if prefix:
