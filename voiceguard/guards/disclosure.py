@@ -103,6 +103,9 @@ class DisclosureGuard:
             out.extend(self._agent_text(ctx, stage, event))
         elif isinstance(event, ResponseDone):
             out.extend(self._settle_stage(ctx, stage))
+            state = self._state(ctx.call)
+            for key in [key for key in state.prefixes if key[0] == stage]:
+                del state.prefixes[key]
             out.append(event)
         else:
             out.append(event)
@@ -261,15 +264,20 @@ class DisclosureGuard:
         if held is None and not event.text:
             return [event]  # an empty snapshot (a realtime content part being opened) says nothing yet
         if held is None:
-            prefix = self._state(ctx.call).prefixes.pop((stage, event.stream), "")
-            if prefix:
-                return [replace(event, text=prefix + event.text)]
+            if (stage, event.stream) in self._state(ctx.call).prefixes:
+                return [self._with_prefix(ctx.call, stage, event)]
             return self._whole_reply(ctx, stage, event)
         held.text = event.text
         out = self._settle(ctx, stage, (stage, event.stream))
-        prefix = self._state(ctx.call).prefixes.pop((stage, event.stream), "")
-        out.append(replace(event, text=prefix + event.text) if prefix else event)
+        out.append(self._with_prefix(ctx.call, stage, event))
         return out
+
+    def _with_prefix(self, call: Call, stage: str, event: AgentText) -> AgentText:
+        """A snapshot of a repaired stream (a summary, a closing event) says what the client received."""
+        prefix = self._state(call).prefixes.get((stage, event.stream), "")
+        if not prefix or event.text.startswith(prefix):
+            return event
+        return replace(event, text=prefix + event.text)
 
     def _delta(self, ctx: GuardContext, stage: str, event: TextDelta) -> list[Event]:
         state = self._state(ctx.call)
