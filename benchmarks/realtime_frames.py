@@ -22,15 +22,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import random
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
 
-from benchmarks.harness import Summary, added, table, upstream, voiceguard
+from benchmarks.harness import Summary, added, cpu_seconds, table, upstream, voiceguard_process
 
 FRAME_INTERVAL_S = 0.02
 WARMUP_NS = 500_000_000
@@ -45,6 +47,8 @@ class RoundResult:
     output: list[tuple[int, int]] = field(default_factory=list)
     """(send time, one-way delay) of each output audio frame, in monotonic ns."""
     failures: list[BaseException] = field(default_factory=list)
+    cpu_s: float = 0.0
+    """CPU time voiceguard used during the measured window (proxied rounds only)."""
 
 
 async def _read_outputs(ws: aiohttp.ClientWebSocketResponse, out: list[tuple[int, int]]) -> None:
@@ -79,14 +83,20 @@ async def _call(
             reader.cancel()
 
 
-def _fetch_append_delays(upstream_url: str, round_id: str, measured_from: int) -> list[int]:
+def _fetch_append_delays(upstream_url: str, round_id: str, start: int, end: int) -> list[int]:
     with urllib.request.urlopen(f"{upstream_url}/bench/realtime-delays?bench_round={round_id}") as response:
         pairs = orjson.loads(response.read())
-    return [delay for sent, delay in pairs if sent >= measured_from]
+    return [delay for sent, delay in pairs if start <= sent < end]
 
 
 async def run_round(
-    base_ws: str, upstream_url: str, calls: int, seconds: float, output_ms: int, round_id: str
+    base_ws: str,
+    upstream_url: str,
+    calls: int,
+    seconds: float,
+    output_ms: int,
+    round_id: str,
+    cpu: Callable[[], float] | None = None,
 ) -> RoundResult:
     result = RoundResult()
     url = f"{base_ws}/v1/realtime?model=bench&bench_round={round_id}&bench_out_ms={output_ms}"
@@ -95,8 +105,12 @@ async def run_round(
         tasks = [asyncio.create_task(_call(session, url, ready, result)) for _ in range(calls)]
         async with asyncio.timeout(60):
             await ready.wait()
-        measured_from = time.monotonic_ns() + WARMUP_NS
+        await asyncio.sleep(WARMUP_NS / 1e9)
+        measured_from = time.monotonic_ns()
+        cpu_before = cpu() if cpu is not None else 0.0
         await asyncio.sleep(seconds)
+        measured_until = time.monotonic_ns()
+        result.cpu_s = cpu() - cpu_before if cpu is not None else 0.0
         for task in tasks:
             task.cancel()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -104,13 +118,19 @@ async def run_round(
         o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, asyncio.CancelledError)
     ]
     await asyncio.sleep(0.2)  # let the upstream take the last frames in
-    result.append_ns = _fetch_append_delays(upstream_url, round_id, measured_from)
-    result.output = [(sent, delay) for sent, delay in result.output if sent >= measured_from]
+    result.append_ns = _fetch_append_delays(upstream_url, round_id, measured_from, measured_until)
+    result.output = [(sent, delay) for sent, delay in result.output if measured_from <= sent < measured_until]
     return result
 
 
 async def measure(
-    upstream_url: str, proxied_url: str, concurrency: list[int], seconds: float, rounds: int, output_ms: int
+    upstream_url: str,
+    proxied_url: str,
+    proxy_cpu: Callable[[], float],
+    concurrency: list[int],
+    seconds: float,
+    rounds: int,
+    output_ms: int,
 ) -> list[list[object]]:
     direct_ws = upstream_url.replace("http://", "ws://")
     proxied_ws = proxied_url.replace("http://", "ws://")
@@ -119,13 +139,16 @@ async def measure(
         direct, proxied = RoundResult(), RoundResult()
         for index in range(rounds):
             for target, base, into in (("d", direct_ws, direct), ("p", proxied_ws, proxied)):
-                got = await run_round(
-                    base, upstream_url, calls, seconds, output_ms, f"{calls}-{index}-{target}"
-                )
+                round_id = f"{calls}-{index}-{target}"
+                cpu = proxy_cpu if target == "p" else None
+                got = await run_round(base, upstream_url, calls, seconds, output_ms, round_id, cpu)
                 if got.failures:
                     print(f"warning: {len(got.failures)} of {calls} calls failed: {got.failures[0]!r}")
                 into.append_ns += got.append_ns
                 into.output += got.output
+                into.cpu_s += got.cpu_s
+        frames = len(proxied.append_ns) + len(proxied.output)
+        cpu_us = proxied.cpu_s / frames * 1e6 if frames else float("nan")
         for name, direct_ns, proxied_ns in (
             ("append (client→upstream)", direct.append_ns, proxied.append_ns),
             (
@@ -137,7 +160,18 @@ async def measure(
             d, p = Summary.of(direct_ns), Summary.of(proxied_ns)
             extra = added(p, d)
             rows.append(
-                [name, calls, p.count, d.p50_ms, p.p50_ms, extra.p50_ms, d.p99_ms, p.p99_ms, extra.p99_ms]
+                [
+                    name,
+                    calls,
+                    p.count,
+                    d.p50_ms,
+                    p.p50_ms,
+                    extra.p50_ms,
+                    d.p99_ms,
+                    p.p99_ms,
+                    extra.p99_ms,
+                    cpu_us,
+                ]
             )
     return rows
 
@@ -152,11 +186,29 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per target and concurrency")
     parser.add_argument("--output-ms", type=int, default=100, help="output audio frame interval (0: none)")
+    parser.add_argument(
+        "--protocol",
+        default="openai",
+        help="the route's protocol: openai parses frames, passthrough relays them",
+    )
     args = parser.parse_args()
-    with upstream() as upstream_url, voiceguard(upstream_url) as proxied:
-        rows = asyncio.run(
-            measure(upstream_url, proxied, args.calls, args.seconds, args.rounds, args.output_ms)
-        )
+    with upstream() as upstream_url:
+        config: dict[str, object] = {
+            "routes": {"openai": {"upstream": upstream_url, "protocol": args.protocol}}
+        }
+        with voiceguard_process(upstream_url, config) as (proxied, proc):
+            rows = asyncio.run(
+                measure(
+                    upstream_url,
+                    proxied,
+                    lambda: cpu_seconds(proc.pid),
+                    args.calls,
+                    args.seconds,
+                    args.rounds,
+                    args.output_ms,
+                )
+            )
+    print(f"route protocol: {args.protocol}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
     print(
         table(
             [
@@ -169,6 +221,7 @@ def main() -> None:
                 "direct p99 ms",
                 "voiceguard p99 ms",
                 "added p99 ms",
+                "voiceguard CPU µs/frame",
             ],
             rows,
         )

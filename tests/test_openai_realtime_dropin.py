@@ -121,6 +121,13 @@ async def test_ga_client_speaks_a_turn_and_the_turn_has_every_timestamp(
     assert (exchange.info.operation, exchange.info.stage.value) == ("realtime", "realtime")
     audio_in = [c for c in observed(recording, AudioChunk) if c.direction is Direction.TO_UPSTREAM]
     assert len(audio_in) == 27 and {(c.encoding, c.sample_rate) for c in audio_in} == {("pcm16", 24_000)}
+    metrics = proxy.runtime.metrics.prometheus_text().decode()
+    counted = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("voiceguard_audio_duration_seconds_total") and "to_upstream" in line
+    )
+    assert float(counted.rsplit(" ", 1)[1]) == pytest.approx(0.54)
 
 
 async def test_beta_client_with_a_ws_base_url_gets_beta_events(

@@ -9,7 +9,7 @@ A message that is not what the protocol promises is forwarded untouched with a `
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -17,7 +17,14 @@ import orjson
 
 from voiceguard.events import Event, WireAnomaly
 from voiceguard.protocols import sse
-from voiceguard.protocols.base import UNCHANGED_REQUEST, RequestEdit, WireUnit
+from voiceguard.protocols.base import (
+    UNCHANGED_REQUEST,
+    ExchangeInfo,
+    RequestEdit,
+    RequestHead,
+    StreamCodec,
+    WireUnit,
+)
 from voiceguard.protocols.jsonunit import render_json
 
 MAX_BUFFERED_RESPONSE: Final = 16 * 1024 * 1024
@@ -68,6 +75,45 @@ class JsonRequest:
     def render(self, out: Sequence[Event]) -> RequestEdit:
         rendered = render_json(self.raw, self.events, out, self.message)
         return UNCHANGED_REQUEST if rendered.raw is self.raw else RequestEdit(body=rendered.raw)
+
+
+class JsonApiCodec:
+    """An API call whose request is JSON and whose reply is a JSON body or, with ``"stream": true``, SSE."""
+
+    info: ExchangeInfo
+    needs_request_body = True
+
+    def __init__(self) -> None:
+        self._request = JsonRequest()
+        self._stream = False
+
+    def parse_request(self, body: dict[str, Any] | None, message: int) -> list[Event]:
+        raise NotImplementedError
+
+    def stream_codec(self) -> StreamCodec:
+        raise NotImplementedError
+
+    def json_codec(self) -> StreamCodec:
+        raise NotImplementedError
+
+    def request_events(self, head: RequestHead, body: bytes | None) -> list[Event]:
+        parsed = self._request.parse(body)
+        self._stream = parsed is not None and parsed.get("stream") is True
+        self._request.events = self.parse_request(parsed, self._request.message)
+        return self._request.events
+
+    def render_request(self, events: Sequence[Event]) -> RequestEdit:
+        return self._request.render(events)
+
+    def response_codec(self, status: int, headers: Mapping[str, str]) -> StreamCodec | None:
+        content_type = headers.get("Content-Type", "")
+        if status != 200:
+            return None
+        if content_type.startswith("text/event-stream"):
+            return self.stream_codec()
+        if content_type.startswith("application/json") and not self._stream:
+            return self.json_codec()
+        return None
 
 
 class BufferedBodyCodec:

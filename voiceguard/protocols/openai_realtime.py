@@ -153,7 +153,7 @@ class RealtimeCodec:
                 isinstance(event, Transcript) and event.is_final
             ):
                 continue
-            template = self.state.templates.get(event.stream)
+            template = self.state.shapes.get(event.stream)
             if template is None:
                 continue
             body: dict[str, Any] = {

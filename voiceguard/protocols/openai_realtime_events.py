@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from voiceguard.events import (
-    AgentText,
     AudioChunk,
     Direction,
     Event,
@@ -24,10 +23,7 @@ from voiceguard.events import (
     ResponseStarted,
     SpeechStarted,
     SpeechStopped,
-    TextDelta,
     TextRole,
-    ToolCall,
-    Transcript,
     WireAnomaly,
 )
 from voiceguard.protocols.audiometa import (
@@ -46,15 +42,26 @@ from voiceguard.protocols.openai_common import (
     as_list,
     as_str,
     item_events,
-    part_event,
     token_usage,
     tool_names,
-    upstream_error,
+)
+from voiceguard.protocols.openai_events import (
+    StreamShapes,
+    arguments,
+    content_part,
+    delta,
+    error,
+    final,
+    missing,
+    output_item,
+    partial,
+    spoken,
+    text,
+    written,
 )
 
-MAX_TEMPLATES: Final = 64
-"""Streams whose last delta shape is kept (for text a guard releases later); the oldest is dropped."""
-_TEMPLATE_KEYS: Final = ("type", "response_id", "item_id", "output_index", "content_index")
+MAX_CHUNK_SIZES: Final = 64
+_SHAPE_KEYS: Final = ("type", "response_id", "item_id", "output_index", "content_index")
 
 _BETA_FORMATS: Final = {"pcm16": PCM16_24K, "g711_ulaw": G711_ULAW, "g711_alaw": G711_ALAW}
 _GA_FORMATS: Final = {"audio/pcmu": G711_ULAW, "audio/pcma": G711_ALAW}
@@ -80,7 +87,9 @@ class RealtimeState:
     model: str | None = None
     input: AudioFormat = PCM16_24K
     output: AudioFormat = PCM16_24K
-    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shapes: StreamShapes = field(default_factory=lambda: StreamShapes(_SHAPE_KEYS))
+    chunks: dict[tuple[Direction, int], AudioChunk] = field(default_factory=dict)
+    """Audio frames mostly repeat one size: their (immutable) event is made once and reused."""
 
     def apply_session(self, session: dict[str, Any]) -> None:
         """Take the model and audio formats from a session (GA nests them under ``audio``)."""
@@ -90,30 +99,28 @@ class RealtimeState:
         ga_out = audio_format(as_dict(audio.get("output")).get("format"))
         self.input = ga_in or audio_format(session.get("input_audio_format")) or self.input
         self.output = ga_out or audio_format(session.get("output_audio_format")) or self.output
-
-    def remember(self, stream: str, body: dict[str, Any]) -> None:
-        """Keep the shape of a stream's last delta, so text a guard releases later can follow it."""
-        if stream not in self.templates and len(self.templates) >= MAX_TEMPLATES:
-            self.templates.pop(next(iter(self.templates)))
-        self.templates[stream] = {key: body[key] for key in _TEMPLATE_KEYS if key in body}
+        self.chunks.clear()
 
     def audio_chunk(self, direction: Direction, size: int) -> AudioChunk:
-        audio = self.input if direction is Direction.TO_UPSTREAM else self.output
-        return AudioChunk(direction, size, audio.seconds(size), audio.encoding, audio.sample_rate)
+        key = (direction, size)
+        chunk = self.chunks.get(key)
+        if chunk is None:
+            if len(self.chunks) >= MAX_CHUNK_SIZES:
+                self.chunks.clear()
+            audio = self.input if direction is Direction.TO_UPSTREAM else self.output
+            chunk = AudioChunk(direction, size, audio.seconds(size), audio.encoding, audio.sample_rate)
+            self.chunks[key] = chunk
+        return chunk
 
 
 Handler = Callable[[RealtimeState, dict[str, Any], int], list[Event]]
-
-
-def _missing(body: dict[str, Any]) -> list[Event]:
-    return [WireAnomaly("missing_field", str(body.get("type"))[:64])]
 
 
 def _audio(key: str, direction: Direction) -> Handler:
     def handle(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
         value = body.get(key)
         if not isinstance(value, str):
-            return _missing(body)
+            return missing(body)
         size = base64_text_size(value)
         if size is None:
             return [WireAnomaly("invalid_base64", str(body.get("type"))[:64])]
@@ -122,23 +129,10 @@ def _audio(key: str, direction: Direction) -> Handler:
     return handle
 
 
-def _text(key: str, make: Callable[[str, str, JsonOrigin], Event], remember: bool = False) -> Handler:
-    def handle(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
-        text = body.get(key)
-        if not isinstance(text, str):
-            return _missing(body)
-        stream = as_str(body.get("item_id")) or as_str(body.get("response_id")) or ""
-        if remember:
-            state.remember(stream, body)
-        return [make(text, stream, JsonOrigin(message, (key,)))]
-
-    return handle
-
-
 def _session(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
     session = body.get("session")
     if not isinstance(session, dict):
-        return _missing(body)
+        return missing(body)
     state.apply_session(session)
     texts: list[tuple[JsonPath, object]] = [
         (("session", "instructions"), session.get("instructions")),
@@ -161,7 +155,7 @@ def _session(state: RealtimeState, body: dict[str, Any], message: int) -> list[E
 def _item_create(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
     item = body.get("item")
     if not isinstance(item, dict):
-        return _missing(body)
+        return missing(body)
     events = item_events(item, ("item",), message, from_client=True)
     for part in as_list(item.get("content")):
         audio = part.get("audio") if isinstance(part, dict) else None
@@ -204,14 +198,6 @@ def _speech(started: bool) -> Handler:
     return handle
 
 
-def _server_item(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
-    return item_events(body.get("item"), ("item",), message, from_client=False)
-
-
-def _content_part(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
-    return part_event(body.get("part"), ("part",), message, as_str(body.get("item_id")) or "")
-
-
 def _response_created(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
     response = as_dict(body.get("response"))
     return [ResponseStarted(as_str(response.get("id")), state.model)]
@@ -220,7 +206,7 @@ def _response_created(state: RealtimeState, body: dict[str, Any], message: int) 
 def _response_done(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
     response = body.get("response")
     if not isinstance(response, dict):
-        return _missing(body)
+        return missing(body)
     events: list[Event] = []
     for index, item in enumerate(as_list(response.get("output"))):
         events.extend(item_events(item, ("response", "output", index), message, from_client=False))
@@ -231,44 +217,6 @@ def _response_done(state: RealtimeState, body: dict[str, Any], message: int) -> 
     status = as_str(response.get("status")) or "completed"
     events.append(ResponseDone(as_str(response.get("id")), status, reason))
     return events
-
-
-def _arguments(complete: bool) -> Handler:
-    def handle(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
-        key = "arguments" if complete else "delta"
-        text = body.get(key)
-        if not isinstance(text, str):
-            return _missing(body)
-        name = as_str(body.get("name"))
-        stream = as_str(body.get("item_id")) or ""
-        origin = JsonOrigin(message, (key,))
-        return [ToolCall(name, text, as_str(body.get("call_id")), complete, stream, origin)]
-
-    return handle
-
-
-def _error(state: RealtimeState, body: dict[str, Any], message: int) -> list[Event]:
-    return [upstream_error(body)]
-
-
-def _partial(text: str, stream: str, origin: JsonOrigin) -> Event:
-    return Transcript(text, is_final=False, stream=stream, origin=origin)
-
-
-def _final(text: str, stream: str, origin: JsonOrigin) -> Event:
-    return Transcript(text, is_final=True, stream=stream, origin=origin)
-
-
-def _delta(text: str, stream: str, origin: JsonOrigin) -> Event:
-    return TextDelta(text, stream, origin)
-
-
-def _spoken(text: str, stream: str, origin: JsonOrigin) -> Event:
-    return AgentText(text, stream, spoken=True, origin=origin)
-
-
-def _written(text: str, stream: str, origin: JsonOrigin) -> Event:
-    return AgentText(text, stream, origin=origin)
 
 
 CLIENT_HANDLERS: Final[dict[str, Handler]] = {
@@ -300,36 +248,36 @@ SERVER_HANDLERS: Final[dict[str, Handler]] = {
     "transcription_session.updated": _session,
     "input_audio_buffer.speech_started": _speech(started=True),
     "input_audio_buffer.speech_stopped": _speech(started=False),
-    "conversation.item.input_audio_transcription.delta": _text("delta", _partial, remember=True),
-    "conversation.item.input_audio_transcription.completed": _text("transcript", _final),
-    "conversation.item.input_audio_transcription.segment": _text("text", _partial),
-    "conversation.item.input_audio_transcription.failed": _error,
-    "conversation.item.added": _server_item,
-    "conversation.item.created": _server_item,
-    "conversation.item.done": _server_item,
-    "conversation.item.retrieved": _server_item,
+    "conversation.item.input_audio_transcription.delta": text("delta", partial, remember=True),
+    "conversation.item.input_audio_transcription.completed": text("transcript", final),
+    "conversation.item.input_audio_transcription.segment": text("text", partial),
+    "conversation.item.input_audio_transcription.failed": error,
+    "conversation.item.added": output_item,
+    "conversation.item.created": output_item,
+    "conversation.item.done": output_item,
+    "conversation.item.retrieved": output_item,
     "response.created": _response_created,
-    "response.output_item.added": _server_item,
-    "response.output_item.done": _server_item,
-    "response.content_part.added": _content_part,
-    "response.content_part.done": _content_part,
+    "response.output_item.added": output_item,
+    "response.output_item.done": output_item,
+    "response.content_part.added": content_part,
+    "response.content_part.done": content_part,
     "response.output_audio.delta": _audio("delta", Direction.TO_CLIENT),
     "response.audio.delta": _audio("delta", Direction.TO_CLIENT),
     "session.output_audio.delta": _audio("delta", Direction.TO_CLIENT),
-    "response.output_audio_transcript.delta": _text("delta", _delta, remember=True),
-    "response.audio_transcript.delta": _text("delta", _delta, remember=True),
-    "response.output_audio_transcript.done": _text("transcript", _spoken),
-    "response.audio_transcript.done": _text("transcript", _spoken),
-    "response.output_text.delta": _text("delta", _delta, remember=True),
-    "response.text.delta": _text("delta", _delta, remember=True),
-    "response.output_text.done": _text("text", _written),
-    "response.text.done": _text("text", _written),
-    "session.input_transcript.delta": _text("delta", _partial),
-    "session.output_transcript.delta": _text("delta", _delta),
-    "response.function_call_arguments.delta": _arguments(complete=False),
-    "response.function_call_arguments.done": _arguments(complete=True),
+    "response.output_audio_transcript.delta": text("delta", delta, remember=True),
+    "response.audio_transcript.delta": text("delta", delta, remember=True),
+    "response.output_audio_transcript.done": text("transcript", spoken),
+    "response.audio_transcript.done": text("transcript", spoken),
+    "response.output_text.delta": text("delta", delta, remember=True),
+    "response.text.delta": text("delta", delta, remember=True),
+    "response.output_text.done": text("text", written),
+    "response.text.done": text("text", written),
+    "session.input_transcript.delta": text("delta", partial),
+    "session.output_transcript.delta": text("delta", delta),
+    "response.function_call_arguments.delta": arguments(complete=False),
+    "response.function_call_arguments.done": arguments(complete=True),
     "response.done": _response_done,
-    "error": _error,
+    "error": error,
 }
 SERVER_QUIET: Final = frozenset(
     {

@@ -10,13 +10,12 @@ so its texts are events too (a guard that rewrote the deltas must see the summar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import orjson
 
 from voiceguard.events import (
-    AgentText,
     AudioChunk,
     Direction,
     Event,
@@ -27,13 +26,12 @@ from voiceguard.events import (
     Stage,
     TextDelta,
     TextRole,
-    ToolCall,
     UpstreamError,
 )
 from voiceguard.protocols import sse
 from voiceguard.protocols.audiometa import base64_text_size
-from voiceguard.protocols.base import ExchangeInfo, RequestEdit, RequestHead, StreamCodec
-from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonRequest, JsonSseCodec
+from voiceguard.protocols.base import ExchangeInfo, StreamCodec
+from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonApiCodec, JsonSseCodec
 from voiceguard.protocols.jsonunit import JsonOrigin
 from voiceguard.protocols.openai_common import (
     PROVIDER,
@@ -41,14 +39,22 @@ from voiceguard.protocols.openai_common import (
     as_list,
     as_str,
     item_events,
-    part_event,
     token_usage,
     tool_names,
-    upstream_error,
+)
+from voiceguard.protocols.openai_events import (
+    StreamShapes,
+    arguments,
+    content_part,
+    delta,
+    error,
+    output_item,
+    spoken,
+    text,
+    written,
 )
 
 RESPONSES: Final = ExchangeInfo(provider=PROVIDER, operation="responses", stage=Stage.LLM)
-DONE_TYPES: Final = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
 
 def request_events(body: dict[str, Any] | None, message: int) -> list[Event]:
@@ -96,44 +102,6 @@ class ResponseJsonCodec(BufferedBodyCodec):
         return [started, *response_events(body, (), message)]
 
 
-def _text_delta(key: str) -> Callable[[ResponseStreamCodec, dict[str, Any], int], list[Event]]:
-    def parse(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
-        text = body.get(key)
-        if not isinstance(text, str):
-            return []
-        stream = as_str(body.get("item_id")) or ""
-        codec.remember(stream, body)
-        return [TextDelta(text, stream, JsonOrigin(message, (key,)))]
-
-    return parse
-
-
-def _text_done(
-    key: str, spoken: bool = False
-) -> Callable[[ResponseStreamCodec, dict[str, Any], int], list[Event]]:
-    def parse(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
-        text = body.get(key)
-        if not isinstance(text, str):
-            return []
-        stream = as_str(body.get("item_id")) or ""
-        return [AgentText(text, stream, spoken=spoken, origin=JsonOrigin(message, (key,)))]
-
-    return parse
-
-
-def _arguments(complete: bool) -> Callable[[ResponseStreamCodec, dict[str, Any], int], list[Event]]:
-    def parse(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
-        key = "arguments" if complete else "delta"
-        text = body.get(key)
-        if not isinstance(text, str):
-            return []
-        stream = as_str(body.get("item_id")) or ""
-        origin = JsonOrigin(message, (key,))
-        return [ToolCall(as_str(body.get("name")), text, None, complete, stream, origin)]
-
-    return parse
-
-
 def _created(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
     response = as_dict(body.get("response"))
     codec.model = as_str(response.get("model"))
@@ -150,46 +118,33 @@ def _finished(codec: ResponseStreamCodec, body: dict[str, Any], message: int) ->
     return events
 
 
-def _output_item(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
-    return item_events(body.get("item"), ("item",), message, from_client=False)
-
-
-def _content_part(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
-    return part_event(body.get("part"), ("part",), message, as_str(body.get("item_id")) or "")
-
-
 def _audio(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
     size = base64_text_size(body["delta"]) if isinstance(body.get("delta"), str) else None
     return [AudioChunk(Direction.TO_CLIENT, size)] if size is not None else []
 
 
-def _error(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
-    return [upstream_error(body)]
-
-
 _PARSERS: Final[dict[str, Callable[[ResponseStreamCodec, dict[str, Any], int], list[Event]]]] = {
     "response.created": _created,
-    "response.output_item.added": _output_item,
-    "response.output_item.done": _output_item,
-    "response.content_part.added": _content_part,
-    "response.content_part.done": _content_part,
-    "response.output_text.delta": _text_delta("delta"),
-    "response.output_text.done": _text_done("text"),
-    "response.refusal.delta": _text_delta("delta"),
-    "response.refusal.done": _text_done("refusal"),
-    "response.function_call_arguments.delta": _arguments(complete=False),
-    "response.function_call_arguments.done": _arguments(complete=True),
+    "response.output_item.added": output_item,
+    "response.output_item.done": output_item,
+    "response.content_part.added": content_part,
+    "response.content_part.done": content_part,
+    "response.output_text.delta": text("delta", delta, remember=True),
+    "response.output_text.done": text("text", written),
+    "response.refusal.delta": text("delta", delta, remember=True),
+    "response.refusal.done": text("refusal", written),
+    "response.function_call_arguments.delta": arguments(complete=False),
+    "response.function_call_arguments.done": arguments(complete=True),
     "response.audio.delta": _audio,
-    "response.audio.transcript.delta": _text_delta("delta"),
-    "response.audio.transcript.done": _text_done("transcript", spoken=True),
+    "response.audio.transcript.delta": text("delta", delta, remember=True),
+    "response.audio.transcript.done": text("transcript", spoken),
     "response.completed": _finished,
     "response.failed": _finished,
     "response.incomplete": _finished,
-    "error": _error,
+    "error": error,
 }
 
-_TEMPLATE_KEYS: Final = ("type", "sequence_number", "item_id", "output_index", "content_index")
-MAX_TEMPLATES: Final = 64
+_SHAPE_KEYS: Final = ("type", "sequence_number", "item_id", "output_index", "content_index")
 
 
 class ResponseStreamCodec(JsonSseCodec):
@@ -199,7 +154,7 @@ class ResponseStreamCodec(JsonSseCodec):
         super().__init__()
         self.model: str | None = None
         self.finished = False
-        self._templates: dict[str, dict[str, Any]] = {}
+        self.shapes = StreamShapes(_SHAPE_KEYS)
 
     def parse(self, body: dict[str, Any], message: int, event: sse.SseEvent) -> list[Event]:
         kind = body.get("type")
@@ -209,47 +164,26 @@ class ResponseStreamCodec(JsonSseCodec):
     def stream_ended(self) -> list[Event]:
         return [] if self.finished else [ResponseDone(None, "incomplete")]
 
-    def remember(self, stream: str, body: dict[str, Any]) -> None:
-        """Keep the shape of a stream's last delta, so text a guard releases later can follow it."""
-        if stream not in self._templates and len(self._templates) >= MAX_TEMPLATES:
-            self._templates.pop(next(iter(self._templates)))
-        self._templates[stream] = {key: body[key] for key in _TEMPLATE_KEYS if key in body}
-
     def inject(self, events: Sequence[Event]) -> bytes:
         out = b""
         for event in events:
-            template = self._templates.get(event.stream) if isinstance(event, TextDelta) else None
+            template = self.shapes.get(event.stream) if isinstance(event, TextDelta) else None
             if isinstance(event, TextDelta) and template is not None:
                 body = {**template, "delta": event.text}
                 out += sse.format_event(orjson.dumps(body), str(template["type"]), self.newline)
         return out
 
 
-class ResponsesCodec:
+class ResponsesCodec(JsonApiCodec):
     """``POST /v1/responses``."""
 
     info = RESPONSES
-    needs_request_body = True
 
-    def __init__(self) -> None:
-        self._request = JsonRequest()
-        self._stream = False
+    def parse_request(self, body: dict[str, Any] | None, message: int) -> list[Event]:
+        return request_events(body, message)
 
-    def request_events(self, head: RequestHead, body: bytes | None) -> list[Event]:
-        parsed = self._request.parse(body)
-        self._stream = parsed is not None and parsed.get("stream") is True
-        self._request.events = request_events(parsed, self._request.message)
-        return self._request.events
+    def stream_codec(self) -> StreamCodec:
+        return ResponseStreamCodec()
 
-    def render_request(self, events: Sequence[Event]) -> RequestEdit:
-        return self._request.render(events)
-
-    def response_codec(self, status: int, headers: Mapping[str, str]) -> StreamCodec | None:
-        content_type = headers.get("Content-Type", "")
-        if status != 200:
-            return None
-        if content_type.startswith("text/event-stream"):
-            return ResponseStreamCodec()
-        if content_type.startswith("application/json") and not self._stream:
-            return ResponseJsonCodec()
-        return None
+    def json_codec(self) -> StreamCodec:
+        return ResponseJsonCodec()

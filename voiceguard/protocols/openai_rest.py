@@ -34,12 +34,11 @@ from voiceguard.protocols import sse
 from voiceguard.protocols.base import (
     ExchangeInfo,
     HttpCodec,
-    RequestEdit,
     RequestHead,
     StreamCodec,
     WsCodec,
 )
-from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonRequest, JsonSseCodec
+from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonApiCodec, JsonSseCodec
 from voiceguard.protocols.jsonspan import JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin
 from voiceguard.protocols.openai_common import PROVIDER, as_dict, as_list, as_str, role_of, tool_names
@@ -238,34 +237,19 @@ class ChatJsonCodec(BufferedBodyCodec):
         return chat_response_events(body, message)
 
 
-class ChatCompletionsCodec:
+class ChatCompletionsCodec(JsonApiCodec):
     """``POST /v1/chat/completions``."""
 
     info = CHAT
-    needs_request_body = True
 
-    def __init__(self) -> None:
-        self._request = JsonRequest()
-        self._stream = False
+    def parse_request(self, body: dict[str, Any] | None, message: int) -> list[Event]:
+        return chat_request_events(body, message)
 
-    def request_events(self, head: RequestHead, body: bytes | None) -> list[Event]:
-        parsed = self._request.parse(body)
-        self._stream = parsed is not None and parsed.get("stream") is True
-        self._request.events = chat_request_events(parsed, self._request.message)
-        return self._request.events
+    def stream_codec(self) -> StreamCodec:
+        return ChatStreamCodec()
 
-    def render_request(self, events: Sequence[Event]) -> RequestEdit:
-        return self._request.render(events)
-
-    def response_codec(self, status: int, headers: Mapping[str, str]) -> StreamCodec | None:
-        content_type = headers.get("Content-Type", "")
-        if status != 200:
-            return None
-        if content_type.startswith("text/event-stream"):
-            return ChatStreamCodec()
-        if content_type.startswith("application/json") and not self._stream:
-            return ChatJsonCodec()
-        return None
+    def json_codec(self) -> StreamCodec:
+        return ChatJsonCodec()
 
 
 class OpenAIAdapter:
