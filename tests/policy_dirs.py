@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from voiceguard.events import PolicyDecision
+from voiceguard.records import DecisionMade
+from voiceguard.server import RunningServer
+from voiceguard.simulator import RunningApp
+from voiceguard.testing import RecordingSink
 
 SHIPPED = Path(__file__).resolve().parents[1] / "policies"
 
@@ -44,3 +50,20 @@ def policy_dir(
             edit(source.name, document)
         write_pack(target, source.name, document)
     return target
+
+
+async def start_proxy(
+    make_proxy: Callable[..., Awaitable[RunningServer]],
+    upstream: RunningApp,
+    base: Path,
+    actions: Mapping[str, str] | None = None,
+) -> RunningServer:
+    """voiceguard in front of the simulated OpenAI, on a copy of the shipped packs (reload off)."""
+    directory = policy_dir(base, actions)
+    return await make_proxy(
+        {"openai": upstream.url}, policy={"dir": str(directory), "reload_interval_seconds": 0}
+    )
+
+
+def decisions(recording: RecordingSink, rule_id: str) -> list[PolicyDecision]:
+    return [record.decision for record in recording.of(DecisionMade) if record.decision.rule_id == rule_id]

@@ -14,9 +14,8 @@ import openai
 import pytest
 
 from tests.conftest import ProxyFactory
-from tests.policy_dirs import policy_dir
+from tests.policy_dirs import decisions, start_proxy
 from voiceguard.events import PolicyDecision
-from voiceguard.records import DecisionMade
 from voiceguard.server import RunningServer
 from voiceguard.simulator import RunningApp
 from voiceguard.simulator.backend import Backend, Reply
@@ -30,19 +29,6 @@ ADMISSION = "Yes, I'm an AI assistant, not a human. "
 
 def client_for(proxy: RunningServer) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(api_key="sk-test", base_url=f"{proxy.url}/openai/v1", max_retries=0)
-
-
-async def start(
-    make_proxy: ProxyFactory, upstream: RunningApp, tmp_path: Path, actions: dict[str, str] | None = None
-) -> RunningServer:
-    directory = policy_dir(tmp_path, actions)
-    return await make_proxy(
-        {"openai": upstream.url}, policy={"dir": str(directory), "reload_interval_seconds": 0}
-    )
-
-
-def decisions(recording: RecordingSink, rule_id: str) -> list[PolicyDecision]:
-    return [record.decision for record in recording.of(DecisionMade) if record.decision.rule_id == rule_id]
 
 
 def evidence(decision: PolicyDecision) -> dict[str, str]:
@@ -84,7 +70,7 @@ async def test_inject_puts_the_disclosure_first_in_the_reply_and_tts_finds_it_th
     recording: RecordingSink,
     tmp_path: Path,
 ) -> None:
-    proxy = await start(make_proxy, openai_upstream, tmp_path)
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path)
     async with client_for(proxy) as client:
         text, pieces = await stream_text(client, "call-inject", "what are your opening hours")
         await speak(client, "call-inject", text)
@@ -111,7 +97,7 @@ async def test_inject_puts_the_disclosure_first_in_the_reply_and_tts_finds_it_th
 async def test_inject_prepends_the_disclosure_to_tts_text_when_the_tts_call_comes_first(
     make_proxy: ProxyFactory, openai_upstream: RunningApp, backend: Backend, tmp_path: Path
 ) -> None:
-    proxy = await start(make_proxy, openai_upstream, tmp_path)
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path)
     async with client_for(proxy) as client:
         audio, headers = await speak(client, "call-tts-first", "Your table is booked.")
     assert spoken_upstream(backend) == EN + "Your table is booked."
@@ -127,7 +113,7 @@ async def test_an_agent_that_discloses_itself_is_left_untouched(
     tmp_path: Path,
 ) -> None:
     backend.responder = lambda prompt: Reply("Hello! I'm Ava, an AI assistant at Acme. How can I help?")
-    proxy = await start(make_proxy, openai_upstream, tmp_path)
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path)
     async with client_for(proxy) as client:
         text, _ = await stream_text(client, "call-self", "hello")
     assert text == "Hello! I'm Ava, an AI assistant at Acme. How can I help?"
@@ -142,7 +128,7 @@ async def test_block_refuses_a_first_reply_without_disclosure_with_the_contract_
     recording: RecordingSink,
     tmp_path: Path,
 ) -> None:
-    proxy = await start(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "block"})
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "block"})
     async with client_for(proxy) as client:
         with pytest.raises(openai.APIStatusError) as refused:
             await client.chat.completions.create(
@@ -165,7 +151,7 @@ async def test_block_refuses_a_first_reply_without_disclosure_with_the_contract_
 async def test_block_cuts_a_streamed_reply_without_disclosure_before_any_words_reach_the_client(
     make_proxy: ProxyFactory, openai_upstream: RunningApp, recording: RecordingSink, tmp_path: Path
 ) -> None:
-    proxy = await start(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "block"})
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "block"})
     received: list[str] = []
 
     async def read_stream() -> None:
@@ -193,7 +179,7 @@ async def test_observe_records_the_missing_disclosure_and_changes_nothing(
     recording: RecordingSink,
     tmp_path: Path,
 ) -> None:
-    proxy = await start(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "observe"})
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "observe"})
     async with client_for(proxy) as client:
         text, _ = await stream_text(client, "call-observe", "hello")
         await speak(client, "call-observe", text)
@@ -214,7 +200,7 @@ async def test_asking_whether_it_is_a_robot_makes_the_next_reply_admit_it(
     backend.responder = lambda prompt: Reply(
         "I can help with your booking." if "robot" in prompt else "Hello! I'm your AI assistant."
     )
-    proxy = await start(make_proxy, openai_upstream, tmp_path)
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path)
     async with client_for(proxy) as client:
         first, _ = await stream_text(client, "call-ask", "hello")
         second, _ = await stream_text(client, "call-ask", "Wait, am I talking to a robot?")
@@ -238,7 +224,7 @@ async def test_a_denial_after_the_question_is_recorded_as_a_violation_in_observe
     tmp_path: Path,
 ) -> None:
     backend.responder = lambda prompt: Reply("No, I'm a real person, I promise.")
-    proxy = await start(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-ASKED": "observe"})
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-ASKED": "observe"})
     async with client_for(proxy) as client:
         text, _ = await stream_text(client, "call-deny", "Bist du ein Roboter?")
     assert text.endswith("No, I'm a real person, I promise.")
@@ -250,7 +236,7 @@ async def test_a_denial_after_the_question_is_recorded_as_a_violation_in_observe
 async def test_the_disclosure_is_in_the_language_of_the_callers_jurisdiction(
     make_proxy: ProxyFactory, openai_upstream: RunningApp, recording: RecordingSink, tmp_path: Path
 ) -> None:
-    proxy = await start(make_proxy, openai_upstream, tmp_path)
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path)
     async with client_for(proxy) as client:
         completion = await client.chat.completions.create(
             model="gpt-4o-mini",

@@ -19,9 +19,8 @@ import pytest
 import websockets
 
 from tests.conftest import ProxyFactory
-from tests.policy_dirs import policy_dir
+from tests.policy_dirs import decisions, start_proxy
 from voiceguard.events import PolicyDecision
-from voiceguard.records import DecisionMade
 from voiceguard.server import RunningServer
 from voiceguard.simulator import RunningApp
 from voiceguard.simulator.audio import tone_pcm16
@@ -43,15 +42,6 @@ SESSION: dict[str, Any] = {
 }
 
 
-async def start(
-    make_proxy: ProxyFactory, upstream: RunningApp, tmp_path: Path, actions: dict[str, str] | None = None
-) -> RunningServer:
-    directory = policy_dir(tmp_path, actions)
-    return await make_proxy(
-        {"openai": upstream.url}, policy={"dir": str(directory), "reload_interval_seconds": 0}
-    )
-
-
 async def one_turn(proxy: RunningServer) -> list[Any]:
     """Configure the session, speak one utterance, and collect events until the response is done."""
     client = openai.AsyncOpenAI(api_key="sk-test", base_url=f"{proxy.url}/openai/v1", max_retries=0)
@@ -68,9 +58,10 @@ async def one_turn(proxy: RunningServer) -> list[Any]:
     return seen
 
 
-async def decisions(recording: RecordingSink, rule_id: str, count: int) -> list[PolicyDecision]:
+async def decisions_after_close(recording: RecordingSink, rule_id: str, count: int) -> list[PolicyDecision]:
+    """Records of a WebSocket call reach the sinks as its frames pass; wait (bounded) for the last ones."""
     for _ in range(250):
-        found = [r.decision for r in recording.of(DecisionMade) if r.decision.rule_id == rule_id]
+        found = decisions(recording, rule_id)
         if len(found) >= count:
             return found
         await asyncio.sleep(0.02)
@@ -98,13 +89,13 @@ async def test_enforce_instructs_the_model_and_records_a_first_response_that_ign
     tmp_path: Path,
 ) -> None:
     backend.script(["what time do you open"])
-    proxy = await start(make_proxy, openai_upstream, tmp_path)
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path)
     events = await one_turn(proxy)
     assert sent_instructions(backend) == (
         f'You are a booking assistant.\n\nBegin your first response by saying exactly: "{EN}"'
     )
     assert transcript(events) == "You said: what time do you open"  # realtime output is never rewritten
-    instructed, checked = await decisions(recording, "EUAI-50.1-DISCLOSE", 2)
+    instructed, checked = await decisions_after_close(recording, "EUAI-50.1-DISCLOSE", 2)
     assert (instructed.outcome, dict(instructed.evidence)["delivery"]) == ("instructed", "instructed")
     assert (checked.outcome, dict(checked.evidence)["stage"]) == ("violation", "realtime")
 
@@ -118,10 +109,10 @@ async def test_a_realtime_model_that_discloses_itself_is_verified_against_its_fi
 ) -> None:
     backend.script(["hello"])
     backend.responder = lambda prompt: Reply(f"{EN} How can I help?")
-    proxy = await start(make_proxy, openai_upstream, tmp_path)
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path)
     events = await one_turn(proxy)
     assert transcript(events) == f"{EN} How can I help?"
-    _, verified = await decisions(recording, "EUAI-50.1-DISCLOSE", 2)
+    _, verified = await decisions_after_close(recording, "EUAI-50.1-DISCLOSE", 2)
     evidence = dict(verified.evidence)
     assert (verified.outcome, evidence["delivery"]) == ("compliant", "verified")
     assert float(evidence["delivered_offset_ms"]) >= 0  # the transcript trails the audio it describes
@@ -135,10 +126,10 @@ async def test_observe_leaves_the_instructions_alone_and_records_the_violation(
     tmp_path: Path,
 ) -> None:
     backend.script(["hello"])
-    proxy = await start(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "observe"})
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "observe"})
     await one_turn(proxy)
     assert sent_instructions(backend) == "You are a booking assistant."
-    (decision,) = await decisions(recording, "EUAI-50.1-DISCLOSE", 1)
+    (decision,) = await decisions_after_close(recording, "EUAI-50.1-DISCLOSE", 1)
     assert (decision.action, decision.outcome) == ("observe", "violation")
 
 
@@ -150,9 +141,9 @@ async def test_block_closes_the_realtime_session_when_the_first_response_lacks_t
     tmp_path: Path,
 ) -> None:
     backend.script(["hello"])
-    proxy = await start(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "block"})
+    proxy = await start_proxy(make_proxy, openai_upstream, tmp_path, {"EUAI-50.1-DISCLOSE": "block"})
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await one_turn(proxy)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    (decision,) = await decisions(recording, "EUAI-50.1-DISCLOSE", 1)
+    (decision,) = await decisions_after_close(recording, "EUAI-50.1-DISCLOSE", 1)
     assert (decision.action, decision.outcome) == ("block", "blocked")

@@ -13,7 +13,7 @@ import mutagen.mp3
 import openai
 
 from tests.conftest import ProxyFactory
-from tests.policy_dirs import load_pack, policy_dir, rule, write_pack
+from tests.policy_dirs import decisions, load_pack, policy_dir, rule, write_pack
 from voiceguard.events import PolicyDecision
 from voiceguard.records import DecisionMade
 from voiceguard.server import RunningServer
@@ -37,7 +37,7 @@ def applied(recording: RecordingSink) -> list[dict[str, str]]:
 
 
 def disclosures(recording: RecordingSink) -> list[PolicyDecision]:
-    return [r.decision for r in recording.of(DecisionMade) if r.decision.rule_id == "EUAI-50.1-DISCLOSE"]
+    return decisions(recording, "EUAI-50.1-DISCLOSE")
 
 
 async def chat(proxy: RunningServer, headers: dict[str, str]) -> str:

@@ -13,9 +13,9 @@ from typing import Final
 
 from voiceguard.events import AudioMarking, ClientNotice, Direction, Event, PolicyDecision, Stage, TTSText
 from voiceguard.guards.base import GuardContext
-from voiceguard.policy.context import PolicyStore, bind
+from voiceguard.guards.policy_context import PolicyBoundGuard
+from voiceguard.policy.context import bind
 from voiceguard.policy.model import Action
-from voiceguard.session import Call
 
 AI_GENERATED_HEADER: Final = "X-VoiceGuard-AI-Generated"
 SOURCE_TYPE_HEADER: Final = "X-VoiceGuard-Digital-Source-Type"
@@ -26,19 +26,10 @@ DEFAULT_COMMENT: Final = "AI-generated speech"
 GENERATOR: Final = "voiceguard"
 
 
-class AiMarkingGuard:
+class AiMarkingGuard(PolicyBoundGuard):
     """Marks TTS output as AI-generated (headers plus in-band metadata where the container allows)."""
 
     name = "ai-marking"
-
-    def __init__(self, store: PolicyStore) -> None:
-        self.store = store
-
-    def start(self, call: Call) -> None:
-        bind(call, self.store)
-
-    def finish(self, call: Call) -> None:
-        """Nothing is kept outside the call."""
 
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
         if not (

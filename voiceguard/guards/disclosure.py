@@ -38,6 +38,7 @@ from voiceguard.events import (
 )
 from voiceguard.guards.base import Blocked, GuardContext
 from voiceguard.guards.disclosure_state import CallState, Held, Timing
+from voiceguard.guards.policy_context import PolicyBoundGuard
 from voiceguard.guards.reply_check import Judgement, Requirement, Verdict, judge
 from voiceguard.policy.context import CallPolicy, PolicyStore, bind
 from voiceguard.policy.disclosure import (
@@ -58,21 +59,15 @@ MAX_CACHED_SETTINGS = 256
 _STATE = "voiceguard.guards.disclosure"
 
 
-class DisclosureGuard:
+class DisclosureGuard(PolicyBoundGuard):
     """Checks, repairs or refuses what the agent says about being an AI (rules of the disclosure packs)."""
 
     name = "disclosure"
 
     def __init__(self, store: PolicyStore, clock: Callable[[], int] = time.time_ns) -> None:
-        self.store = store
+        super().__init__(store)
         self.clock = clock
         self._parsed: dict[int, tuple[Control, DisclosureSettings | QuestionSettings]] = {}
-
-    def start(self, call: Call) -> None:
-        bind(call, self.store)
-
-    def finish(self, call: Call) -> None:
-        """Nothing is kept outside the call."""
 
     # --- dispatch -----------------------------------------------------------------------------------------
 

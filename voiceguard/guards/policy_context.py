@@ -38,10 +38,8 @@ def policy_evidence(policy: CallPolicy) -> tuple[tuple[str, str], ...]:
     return tuple(evidence)
 
 
-class PolicyContextGuard:
-    """Binds every call to the policy in force and reports it once per resolution."""
-
-    name = "policy"
+class PolicyBoundGuard:
+    """What every guard reading the policy packs shares: the store, and the call bound at its start."""
 
     def __init__(self, store: PolicyStore) -> None:
         self.store = store
@@ -50,7 +48,13 @@ class PolicyContextGuard:
         bind(call, self.store)
 
     def finish(self, call: Call) -> None:
-        """Nothing is kept outside the call."""
+        """Nothing is kept outside the call (per-call state lives in ``Call.scratch``)."""
+
+
+class PolicyContextGuard(PolicyBoundGuard):
+    """Binds every call to the policy in force and reports it once per resolution."""
+
+    name = "policy"
 
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
         call = ctx.call

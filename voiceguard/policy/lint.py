@@ -8,12 +8,18 @@ injects into an LLM reply would be flagged as missing again when the same words 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from voiceguard.policy import jurisdiction
 from voiceguard.policy.controls import CONTROLS
-from voiceguard.policy.disclosure import SettingsError, disclosure_settings, question_settings
+from voiceguard.policy.disclosure import (
+    PhraseSet,
+    SettingsError,
+    VersionedText,
+    disclosure_settings,
+    question_settings,
+)
 from voiceguard.policy.loader import Problem, read_directory
 from voiceguard.policy.model import Control, Pack, Rule
 
@@ -38,15 +44,14 @@ def _single(rule: Rule) -> Control:
 
 def _check_disclosure(rule: Rule) -> list[str]:
     settings = disclosure_settings(_single(rule))
-    messages = []
-    listened = set(settings.accepted.by_locale)
-    for locale in sorted(listened - set(settings.texts)):
-        messages.append(f"accepted_phrases has locale {locale!r} but disclosures has no text for it")
-    for locale, text in settings.texts.items():
-        if not settings.accepted.search(text.text):
-            messages.append(f"the {locale!r} disclosure text does not match accepted_phrases")
-        if settings.denials.search(text.text):
-            messages.append(f"the {locale!r} disclosure text matches denial_phrases")
+    messages = _check_texts(
+        "disclosure",
+        "accepted_phrases",
+        settings.accepted,
+        settings.texts,
+        settings.accepted,
+        settings.denials,
+    )
     for code, locale in settings.jurisdiction_locales.items():
         if not jurisdiction.is_known(code):
             messages.append(f"jurisdiction_locales names unknown jurisdiction {code!r}")
@@ -57,14 +62,34 @@ def _check_disclosure(rule: Rule) -> list[str]:
 
 def _check_question(rule: Rule) -> list[str]:
     settings = question_settings(_single(rule))
-    messages = []
-    for locale in sorted(set(settings.questions.by_locale) - set(settings.admissions)):
-        messages.append(f"question_patterns has locale {locale!r} but admissions has no text for it")
-    for locale, text in settings.admissions.items():
-        if not settings.accepted.search(text.text):
-            messages.append(f"the {locale!r} admission text does not match accepted_phrases")
-        if settings.denials.search(text.text):
-            messages.append(f"the {locale!r} admission text matches denial_phrases")
+    return _check_texts(
+        "admission",
+        "question_patterns",
+        settings.questions,
+        settings.admissions,
+        settings.accepted,
+        settings.denials,
+    )
+
+
+def _check_texts(
+    kind: str,
+    listened_key: str,
+    listened: PhraseSet,
+    texts: Mapping[str, VersionedText],
+    accepted: PhraseSet,
+    denials: PhraseSet,
+) -> list[str]:
+    """Every language listened in has a text to inject, and every such text passes its own phrases."""
+    messages = [
+        f"{listened_key} has locale {locale!r} but {kind}s has no text for it"
+        for locale in sorted(set(listened.by_locale) - set(texts))
+    ]
+    for locale, text in texts.items():
+        if not accepted.search(text.text):
+            messages.append(f"the {locale!r} {kind} text does not match accepted_phrases")
+        if denials.search(text.text):
+            messages.append(f"the {locale!r} {kind} text matches denial_phrases")
     return messages
 
 
