@@ -98,6 +98,15 @@ def test_loading_a_broken_directory_raises_with_every_error(tmp_path: Path) -> N
     assert "bipa.yaml: error: version: 'one' does not match" in str(caught.value)
 
 
+def test_an_entity_the_pii_guard_does_not_detect_is_a_warning(tmp_path: Path) -> None:
+    def change(document: dict[str, Any]) -> None:
+        document["rules"][0]["parameters"]["entities"]["FAX_NUMBER"] = {"llm": "redact"}
+
+    _, problems = lint_directory(broken(tmp_path, "pii-defaults.yaml", change))
+    (warning,) = [p for p in problems if "FAX_NUMBER" in p.message]
+    assert warning.severity == "warning" and warning.rule_id == "PII-DEFAULTS"
+
+
 def test_a_duplicate_pack_name_is_refused(tmp_path: Path) -> None:
     directory = policy_dir(tmp_path)
     write_pack(directory, "bipa-copy.yaml", load_pack("bipa.yaml"))
@@ -133,7 +142,10 @@ def test_show_merges_what_applies_to_a_jurisdiction(capsys: pytest.CaptureFixtur
     shown = json.loads(capsys.readouterr().out)
     assert shown["scope"] == ["US-IL", "US", "*"]
     assert shown["controls"]["biometric-consent"]["rules"][:2] == ["BIPA-15a-POLICY", "BIPA-15b-CONSENT"]
-    assert shown["controls"]["pii"]["parameters"]["entities"]["CREDIT_CARD"]["llm"] == "pseudonymize"
+    assert shown["controls"]["pii"]["parameters"]["entities"]["CVV"] == {
+        "llm": "pseudonymize",
+        "speech": "redact",
+    }
     assert main(["policy", "show", "--caller", "+4930901820"]) == 0
     assert "jurisdiction DE (from --caller); scope: DE > EU > *" in capsys.readouterr().out
     assert main(["policy", "show", "--jurisdiction", "XX-YY"]) == 2

@@ -30,15 +30,12 @@ def test_the_strictest_action_wins_whatever_the_order() -> None:
     assert control.evidence == ("a-1", "b-1", "c-1")
 
 
-def test_pii_modes_merge_per_entity_and_channel_to_the_stricter_mode() -> None:
-    defaults = make_rule(
-        "PII-1", "enforce", {"entities": {"CREDIT_CARD": {"llm": "pseudonymize", "tts": "keep"}}}
-    )
-    stricter = make_rule(
-        "PCI-1", "enforce", {"entities": {"CREDIT_CARD": {"tts": "redact", "records": "redact"}}}
-    )
+def test_pii_modes_merge_per_entity_and_flow_to_the_stricter_mode() -> None:
+    defaults = make_rule("PII-1", "enforce", {"entities": {"CVV": {"llm": "pseudonymize", "speech": "off"}}})
+    stricter = make_rule("PCI-1", "enforce", {"entities": {"CVV": {"llm": "observe", "speech": "redact"}}})
     merged = merge_rules("pii", [defaults, stricter]).parameters["entities"]
-    assert dict(merged["CREDIT_CARD"]) == {"llm": "pseudonymize", "tts": "redact", "records": "redact"}  # type: ignore[index,call-overload]
+    assert isinstance(merged, MappingProxyType)
+    assert dict(merged["CVV"]) == {"llm": "pseudonymize", "speech": "redact"}
 
 
 def test_numbers_booleans_and_lists_follow_the_documented_conventions() -> None:

@@ -97,6 +97,21 @@ CONTROLS: Final = {
     )
 }
 
-PII_CHANNELS: Final = ("llm", "stt", "tts", "realtime", "records")
-"""Where PII travels: text bound for an LLM, transcripts from STT, text sent to TTS, realtime text in both
-directions, and what voiceguard itself records (traces, logs, audit)."""
+PII_FLOWS: Final = ("llm", "speech")
+"""Where PII travels: text bound for an LLM upstream, and everything else in flight (STT and realtime
+transcripts, TTS text, replies to the client). What voiceguard records is always redacted."""
+
+PII_ENTITIES: Final = frozenset(
+    {
+        "CREDIT_CARD",
+        "CVV",
+        "US_SSN",
+        "US_BANK_NUMBER",
+        "IBAN_CODE",
+        "PHONE_NUMBER",
+        "EMAIL_ADDRESS",
+        "PERSON",
+        "LOCATION",
+    }
+)
+"""The entity types the PII guard detects (Presidio's names; ``CVV`` is voiceguard's own)."""

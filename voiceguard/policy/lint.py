@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from voiceguard.policy import jurisdiction
-from voiceguard.policy.controls import CONTROLS
+from voiceguard.policy.controls import CONTROLS, PII_ENTITIES
 from voiceguard.policy.disclosure import (
     PhraseSet,
     SettingsError,
@@ -115,6 +115,13 @@ def _check_rule(pack: Pack, rule: Rule) -> Iterable[Problem]:
         )
     if not rule.evidence:
         yield Problem("warning", _file(pack), "records no evidence", rule.id)
+    if rule.control == "pii":
+        entities = rule.parameters.get("entities")
+        for entity in sorted(entities) if isinstance(entities, Mapping) else ():
+            if entity not in PII_ENTITIES:
+                known = ", ".join(sorted(PII_ENTITIES))
+                message = f"entity {entity!r} is not detected by the PII guard; known: {known}"
+                yield Problem("warning", _file(pack), message, rule.id)
     check = _PARAMETER_CHECKS.get(rule.control)
     if check is not None:
         try:

@@ -6,7 +6,7 @@ first, then in pack order (file name):
 
 - **action**: ``block`` > ``enforce`` > ``observe``;
 - **mappings**: merged key by key, recursively;
-- **ordered vocabularies** (actions, and the PII modes ``keep < mask < pseudonymize < redact < block``):
+- **ordered vocabularies** (actions, and the PII modes ``off < observe < pseudonymize < redact < block``):
   the stricter value;
 - **numbers**: the smaller (by convention a numeric parameter is a maximum: a retention period, a window,
   a score threshold), except under a key starting with ``min_`` (a minimum retention), where the larger;
@@ -23,7 +23,7 @@ from typing import Final
 
 from voiceguard.policy.model import Action, AppliedPolicy, Control, Param, PolicySet, Rule, digest_of
 
-PII_MODES: Final = ("keep", "mask", "pseudonymize", "redact", "block")
+PII_MODES: Final = ("off", "observe", "pseudonymize", "redact", "block")
 """How a PII entity is treated on one channel, from loosest to strictest."""
 
 _VOCABULARIES: Final[tuple[tuple[str, ...], ...]] = (
