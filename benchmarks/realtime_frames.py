@@ -10,9 +10,12 @@ the same clock when the frame arrives, so every frame yields its one-way delay. 
 upstream streams ``response.output_audio.delta`` frames (100 ms of audio, every 100 ms by default) stamped
 the same way, and this process measures their one-way delay on arrival.
 
-Direct and voiceguard runs alternate in rounds, because the machine is shared; the first 0.5 s of each
-round (connection set-up) is discarded. "added" is the voiceguard percentile minus the direct one, so it
-includes everything a second hop costs: a socket read and write, the frame parse and the event pipeline.
+Direct and proxied runs alternate in rounds, because the machine is shared; the first 0.5 s of each round
+(connection set-up) is discarded. "added" is the proxied percentile minus the direct one, so it includes
+everything a second hop costs: a socket read and write, the frame parse and the event pipeline. A second
+voiceguard whose route is ``passthrough`` (frames relayed, not parsed) runs alongside as the baseline, so
+the difference between the two rows is what understanding the protocol costs. "proxy CPU µs/frame" is the
+proxy process's CPU time during the measured window divided by the frames it relayed (both directions).
 
     .venv/bin/python -m benchmarks.realtime_frames [--calls 1 50 200] [--seconds 4] [--rounds 2]
 """
@@ -22,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import functools
 import os
 import random
 import time
@@ -123,56 +128,55 @@ async def run_round(
     return result
 
 
+@dataclass(frozen=True)
+class Target:
+    """A proxied target: its URL and how to read its process's CPU time."""
+
+    name: str
+    url: str
+    cpu: Callable[[], float]
+
+
 async def measure(
     upstream_url: str,
-    proxied_url: str,
-    proxy_cpu: Callable[[], float],
+    targets: list[Target],
     concurrency: list[int],
     seconds: float,
     rounds: int,
     output_ms: int,
 ) -> list[list[object]]:
-    direct_ws = upstream_url.replace("http://", "ws://")
-    proxied_ws = proxied_url.replace("http://", "ws://")
+    """Rounds alternate direct, then each proxied target, so a noisy second hits them all alike."""
     rows: list[list[object]] = []
     for calls in concurrency:
-        direct, proxied = RoundResult(), RoundResult()
+        direct = RoundResult()
+        proxied = {target.name: RoundResult() for target in targets}
+        plan: list[tuple[str, str, Callable[[], float] | None, RoundResult]] = [
+            ("direct", upstream_url, None, direct),
+            *((t.name, t.url, t.cpu, proxied[t.name]) for t in targets),
+        ]
         for index in range(rounds):
-            for target, base, into in (("d", direct_ws, direct), ("p", proxied_ws, proxied)):
-                round_id = f"{calls}-{index}-{target}"
-                cpu = proxy_cpu if target == "p" else None
-                got = await run_round(base, upstream_url, calls, seconds, output_ms, round_id, cpu)
+            for name, url, cpu, into in plan:
+                base = url.replace("http://", "ws://")
+                got = await run_round(
+                    base, upstream_url, calls, seconds, output_ms, f"{calls}-{index}-{name}", cpu
+                )
                 if got.failures:
                     print(f"warning: {len(got.failures)} of {calls} calls failed: {got.failures[0]!r}")
                 into.append_ns += got.append_ns
                 into.output += got.output
                 into.cpu_s += got.cpu_s
-        frames = len(proxied.append_ns) + len(proxied.output)
-        cpu_us = proxied.cpu_s / frames * 1e6 if frames else float("nan")
-        for name, direct_ns, proxied_ns in (
-            ("append (client→upstream)", direct.append_ns, proxied.append_ns),
-            (
-                "output audio (upstream→client)",
-                [d for _s, d in direct.output],
-                [d for _s, d in proxied.output],
-            ),
-        ):
-            d, p = Summary.of(direct_ns), Summary.of(proxied_ns)
-            extra = added(p, d)
-            rows.append(
-                [
-                    name,
-                    calls,
-                    p.count,
-                    d.p50_ms,
-                    p.p50_ms,
-                    extra.p50_ms,
-                    d.p99_ms,
-                    p.p99_ms,
-                    extra.p99_ms,
-                    cpu_us,
-                ]
-            )
+        for target in targets:
+            result = proxied[target.name]
+            frames = len(result.append_ns) + len(result.output)
+            cpu_us = result.cpu_s / frames * 1e6 if frames else float("nan")
+            for direction, direct_ns, proxied_ns in (
+                ("append ↑", direct.append_ns, result.append_ns),
+                ("output audio ↓", [d for _s, d in direct.output], [d for _s, d in result.output]),
+            ):
+                d, p = Summary.of(direct_ns), Summary.of(proxied_ns)
+                extra = added(p, d)
+                percentiles = [d.p50_ms, p.p50_ms, extra.p50_ms, d.p99_ms, p.p99_ms, extra.p99_ms]
+                rows.append([target.name, direction, calls, p.count, *percentiles, cpu_us])
     return rows
 
 
@@ -187,41 +191,40 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per target and concurrency")
     parser.add_argument("--output-ms", type=int, default=100, help="output audio frame interval (0: none)")
     parser.add_argument(
-        "--protocol",
-        default="openai",
-        help="the route's protocol: openai parses frames, passthrough relays them",
+        "--no-passthrough",
+        action="store_true",
+        help="skip the second voiceguard whose route only relays frames (the parsing cost baseline)",
     )
     args = parser.parse_args()
-    with upstream() as upstream_url:
-        config: dict[str, object] = {
-            "routes": {"openai": {"upstream": upstream_url, "protocol": args.protocol}}
-        }
-        with voiceguard_process(upstream_url, config) as (proxied, proc):
-            rows = asyncio.run(
-                measure(
-                    upstream_url,
-                    proxied,
-                    lambda: cpu_seconds(proc.pid),
-                    args.calls,
-                    args.seconds,
-                    args.rounds,
-                    args.output_ms,
-                )
-            )
-    print(f"route protocol: {args.protocol}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(upstream())
+        targets: list[Target] = []
+        for name, protocol in (("voiceguard", "openai"), ("passthrough", "passthrough")):
+            if name == "passthrough" and args.no_passthrough:
+                continue
+            config: dict[str, object] = {
+                "routes": {"openai": {"upstream": upstream_url, "protocol": protocol}}
+            }
+            url, proc = stack.enter_context(voiceguard_process(upstream_url, config))
+            targets.append(Target(name, url, functools.partial(cpu_seconds, proc.pid)))
+        rows = asyncio.run(
+            measure(upstream_url, targets, args.calls, args.seconds, args.rounds, args.output_ms)
+        )
+    print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} (other work on the host included)")
     print(
         table(
             [
+                "target",
                 "frames",
                 "calls",
                 "samples",
                 "direct p50 ms",
-                "voiceguard p50 ms",
+                "proxied p50 ms",
                 "added p50 ms",
                 "direct p99 ms",
-                "voiceguard p99 ms",
+                "proxied p99 ms",
                 "added p99 ms",
-                "voiceguard CPU µs/frame",
+                "proxy CPU µs/frame",
             ],
             rows,
         )
