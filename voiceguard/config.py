@@ -122,6 +122,43 @@ class LoggingConfig(_Section):
     format: Literal["json", "console"] = "json"
 
 
+class PolicyConfig(_Section):
+    """Policy packs: where they live, how a call's jurisdiction is found, how changes are picked up.
+
+    ``dir`` defaults to ``./policies`` when it exists, else the packs shipped beside the package.
+    ``default_jurisdiction`` applies to calls that name none and whose caller number is unknown (``null``:
+    only the global rules). ``operator_jurisdictions`` apply to every call (where the business is
+    established). Packs are re-read every ``reload_interval_seconds`` (0 turns reloading off); a pack that
+    breaks on reload leaves the previous set in force and, with ``unready_on_reload_failure``, marks
+    ``/readyz`` not ready until it is fixed.
+    """
+
+    dir: Path | None = None
+    default_jurisdiction: str | None = "EU"
+    operator_jurisdictions: tuple[str, ...] = ()
+    reload_interval_seconds: float = Field(2.0, ge=0)
+    unready_on_reload_failure: bool = True
+
+    @field_validator("default_jurisdiction")
+    @classmethod
+    def _known_default(cls, value: str | None) -> str | None:
+        return None if value is None else _known_jurisdiction(value)
+
+    @field_validator("operator_jurisdictions")
+    @classmethod
+    def _known_operator(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_known_jurisdiction(code) for code in value)
+
+
+def _known_jurisdiction(code: str) -> str:
+    from voiceguard.policy import jurisdiction
+
+    normalised = jurisdiction.normalise(code)
+    if not jurisdiction.is_known(normalised):
+        raise ValueError(f"unknown jurisdiction {code!r}; use EU, a country code (DE) or a state (US-IL)")
+    return normalised
+
+
 class Settings(_Section):
     """The whole configuration of one voiceguard process."""
 
@@ -133,6 +170,7 @@ class Settings(_Section):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     admin: AdminConfig = AdminConfig()
     logging: LoggingConfig = LoggingConfig()
+    policy: PolicyConfig = PolicyConfig()
 
     @field_validator("routes")
     @classmethod

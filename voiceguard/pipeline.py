@@ -159,7 +159,8 @@ class Pipeline:
             if not any(
                 isinstance(r, PolicyDecision) and r.rule_id == blocked.rule_id for r in blocked.reports
             ):
-                self._report(exchange, [PolicyDecision(blocked.rule_id, "block", "blocked")])
+                decision = PolicyDecision(blocked.rule_id, "block", "blocked", evidence=blocked.evidence)
+                self._report(exchange, [decision])
             raise
         now = self.clock()
         self._report(exchange, result.reports, now)

@@ -27,9 +27,12 @@ from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
+from voiceguard.policy.context import PolicyStore
+from voiceguard.policy.loader import default_directory, load_policy_set
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
+from voiceguard.proxy.policy_watch import PolicyWatcher
 from voiceguard.proxy.runtime import Runtime, build_routes
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
@@ -99,6 +102,16 @@ async def _sweeper(pipeline: Pipeline) -> None:
             log.exception("sweep_failed")
 
 
+def _load_policies(settings: Settings) -> PolicyStore:
+    """The packs in force at start-up; a broken directory stops voiceguard (``PolicyError``)."""
+    config = settings.policy
+    return PolicyStore(
+        load_policy_set(config.dir or default_directory()),
+        default_jurisdiction=config.default_jurisdiction,
+        operator_jurisdictions=config.operator_jurisdictions,
+    )
+
+
 def build_app(
     settings: Settings,
     *,
@@ -110,7 +123,8 @@ def build_app(
     resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
     metrics = Metrics(resource)
     sinks = [*_build_sinks(settings, metrics), *extra_sinks]
-    chain = GuardChain(build_guards(settings) if guards is None else guards)
+    policies = _load_policies(settings)
+    chain = GuardChain(build_guards(settings, policies) if guards is None else guards)
     pipeline = Pipeline(
         chain,
         sinks,
@@ -124,6 +138,7 @@ def build_app(
         metrics=metrics,
         keys=keys,
         admin_token=os.environ.get(settings.admin.token_env) or None,
+        policies=policies,
     )
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime
@@ -141,12 +156,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     for sink in closable:
         await sink.start()
     sweeper = asyncio.create_task(_sweeper(runtime.pipeline), name="voiceguard-sweeper")
+    watcher = _start_policy_watcher(runtime)
     try:
         yield
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in (sweeper, watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         runtime.pipeline.shutdown()
         for sink in reversed(closable):
             try:
@@ -156,6 +174,20 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         if runtime.client is not None:
             await runtime.client.close()
         runtime.metrics.shutdown()
+
+
+def _start_policy_watcher(runtime: Runtime) -> asyncio.Task[None] | None:
+    config = runtime.settings.policy
+    if runtime.policies is None or config.reload_interval_seconds <= 0:
+        return None
+    watcher = PolicyWatcher(
+        runtime.policies,
+        config.dir or default_directory(),
+        config.reload_interval_seconds,
+        runtime.readiness,
+        unready_on_failure=config.unready_on_reload_failure,
+    )
+    return asyncio.create_task(watcher.run(), name="voiceguard-policy-watch")
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:

@@ -12,6 +12,7 @@ from voiceguard.config import Settings
 from voiceguard.events import Stage
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
+from voiceguard.policy.context import PolicyStore
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
 from voiceguard.telemetry.metrics import Metrics
@@ -91,6 +92,7 @@ class Runtime:
     readiness: Readiness = field(default_factory=Readiness)
     client: aiohttp.ClientSession | None = None
     admin_token: str | None = None
+    policies: PolicyStore | None = None
 
     @property
     def http(self) -> aiohttp.ClientSession:

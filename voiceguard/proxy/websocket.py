@@ -163,16 +163,22 @@ class WebSocketRelay:
     async def _pump_both(self, client_ws: ClientSocket, upstream: UpstreamSocket) -> None:
         to_upstream = asyncio.create_task(self._pump(client_ws, upstream, Direction.TO_UPSTREAM))
         to_client = asyncio.create_task(self._pump(upstream, client_ws, Direction.TO_CLIENT))
+        blocked: Blocked | None = None
         try:
             done, _pending = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                failure = task.exception()
+                if failure is not None:
+                    blocked = failure if isinstance(failure, Blocked) else None
+                    raise failure
         finally:
             for task in (to_upstream, to_client):
                 if not task.done():
                     task.cancel()
             await asyncio.gather(to_upstream, to_client, return_exceptions=True)
+            if blocked is not None and not client_ws.closed:
+                # A guard refused mid-session: the client hears the policy close code, not a relay failure.
+                await _close_quietly(client_ws, blocked.close_code, ws_reason(blocked.message))
             for socket in (client_ws, upstream):
                 if not socket.closed:
                     await _close_quietly(socket, WS_INTERNAL_ERROR, b"relay ended")
