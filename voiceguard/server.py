@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import ssl
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -43,6 +44,7 @@ SWEEP_INTERVAL_S: Final = 1.0
 
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
+    handler_started = time.perf_counter_ns()
     runtime = request.app[RUNTIME]
     name = request.match_info["route"]
     route = runtime.routes.get(name)
@@ -80,6 +82,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         return error_response(
             503, "too_many_calls", "voiceguard is at its configured limit of concurrent calls"
         )
+    runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
     if websocket:
         return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
     return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)

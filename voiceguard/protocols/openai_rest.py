@@ -42,6 +42,7 @@ from voiceguard.protocols.base import (
 )
 from voiceguard.protocols.jsonspan import JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin, render_json
+from voiceguard.protocols.openai_audio import audio_codec
 
 PROVIDER = "openai"
 CHAT = ExchangeInfo(provider=PROVIDER, operation="chat", stage=Stage.LLM)
@@ -362,6 +363,8 @@ class OpenAIAdapter:
     def http(self, head: RequestHead) -> HttpCodec | None:
         if head.method == "POST" and head.path.rstrip("/").endswith("/chat/completions"):
             return ChatCompletionsCodec()
+        if head.method == "POST":
+            return audio_codec(head)
         return None
 
     def websocket(self, head: RequestHead) -> WsCodec | None:
