@@ -110,7 +110,7 @@ class Pipeline:
             exchange.turn_number = turns.current.number
 
     def add_overhead(self, exchange: Exchange, overhead_ns: int) -> None:
-        """Time spent inside voiceguard on ``exchange``; once the request is sent it counts for the current turn."""
+        """Time spent inside voiceguard on ``exchange``; once sent, also on the current turn."""
         exchange.proxy_ns += overhead_ns
         if exchange.request_sent_ns is not None:
             exchange.call.turns.add_overhead(overhead_ns)

@@ -78,7 +78,9 @@ def estimate(price: PriceConfig, tally: UsageTally) -> float:
     text_in = tally.input_tokens - cached - audio_in
     audio_out = min(tally.audio_output_tokens, tally.output_tokens)
     text_out = tally.output_tokens - audio_out
-    cached_price = price.input_per_mtok if price.cached_input_per_mtok is None else price.cached_input_per_mtok
+    cached_price = (
+        price.input_per_mtok if price.cached_input_per_mtok is None else price.cached_input_per_mtok
+    )
     per_token = (
         text_in * price.input_per_mtok
         + cached * cached_price
@@ -86,8 +88,10 @@ def estimate(price: PriceConfig, tally: UsageTally) -> float:
         + text_out * price.output_per_mtok
         + audio_out * price.audio_output_per_mtok
     ) / MILLION
+    # Speech-to-text billed in tokens reports no minutes; the per-minute price is for those that do not.
+    heard_s = tally.billed_audio_in_s if not tally.input_tokens else 0.0
     per_minute = (
-        tally.billed_audio_in_s * price.audio_input_per_minute + tally.audio_out_s * price.audio_output_per_minute
+        heard_s * price.audio_input_per_minute + tally.audio_out_s * price.audio_output_per_minute
     ) / 60
     per_character = tally.billed_characters * price.per_million_characters / MILLION
     return per_token + per_minute + per_character

@@ -2,8 +2,9 @@
 
 Exporting never touches the request path: finished spans go into a bounded queue that a worker thread drains
 in batches. A collector that is down, refuses, or accepts and never answers only makes that thread wait (up to
-the export timeout); when the queue is full new spans are dropped and counted (``voiceguard.telemetry.dropped``),
-never waited for. Shutdown is bounded the same way, so a dead collector cannot hold a stopping proxy either.
+the export timeout); when the queue is full new spans are dropped and counted
+(``voiceguard.telemetry.dropped``), never waited for. Shutdown is bounded the same way, so a dead collector
+cannot hold a stopping proxy either.
 
 Variables read (OpenTelemetry specification names): ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER``,
 ``OTEL_METRICS_EXPORTER`` (``otlp`` or ``none``), ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]ENDPOINT``,
@@ -27,6 +28,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from voiceguard.config import ConfigError
+
 log = structlog.get_logger("voiceguard.telemetry")
 
 Signal = Literal["traces", "metrics"]
@@ -37,7 +40,7 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 PROTOCOLS: Final = ("http/protobuf", "grpc")
 
 
-class ExportConfigError(ValueError):
+class ExportConfigError(ConfigError):
     """An ``OTEL_*`` variable holds a value voiceguard cannot use; the message names it."""
 
 
@@ -54,7 +57,9 @@ class OtlpTarget:
 
 
 def _env(env: Mapping[str, str], signal: Signal, suffix: str) -> str | None:
-    value = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}") or env.get(f"OTEL_EXPORTER_OTLP_{suffix}")
+    value = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}") or env.get(
+        f"OTEL_EXPORTER_OTLP_{suffix}"
+    )
     return value.strip() if value and value.strip() else None
 
 
@@ -97,10 +102,14 @@ def otlp_target(env: Mapping[str, str], signal: Signal) -> OtlpTarget | None:
     try:
         timeout_s = float(raw_timeout) / 1000 if raw_timeout else DEFAULT_TIMEOUT_S
     except ValueError:
-        raise ExportConfigError(f"OTEL_EXPORTER_OTLP_TIMEOUT must be milliseconds, got {raw_timeout!r}") from None
+        raise ExportConfigError(
+            f"OTEL_EXPORTER_OTLP_TIMEOUT must be milliseconds, got {raw_timeout!r}"
+        ) from None
     insecure_raw = _env(env, signal, "INSECURE")
     insecure = None if insecure_raw is None else insecure_raw.lower() == "true"
-    return OtlpTarget(signal, endpoint, protocol, _parse_headers(_env(env, signal, "HEADERS")), timeout_s, insecure)
+    return OtlpTarget(
+        signal, endpoint, protocol, _parse_headers(_env(env, signal, "HEADERS")), timeout_s, insecure
+    )
 
 
 def span_exporter(target: OtlpTarget) -> SpanExporter:
@@ -108,7 +117,10 @@ def span_exporter(target: OtlpTarget) -> SpanExporter:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
         return GrpcExporter(
-            endpoint=target.endpoint, insecure=target.insecure, headers=target.headers, timeout=target.timeout_s
+            endpoint=target.endpoint,
+            insecure=target.insecure,
+            headers=target.headers,
+            timeout=target.timeout_s,
         )
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
@@ -120,7 +132,10 @@ def metric_exporter(target: OtlpTarget) -> MetricExporter:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
 
         return GrpcExporter(
-            endpoint=target.endpoint, insecure=target.insecure, headers=target.headers, timeout=target.timeout_s
+            endpoint=target.endpoint,
+            insecure=target.insecure,
+            headers=target.headers,
+            timeout=target.timeout_s,
         )
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpExporter
 
@@ -136,7 +151,9 @@ def metric_readers(env: Mapping[str, str]) -> list[MetricReader]:
     try:
         interval_ms = float(interval) if interval else 15_000.0
     except ValueError:
-        raise ExportConfigError(f"OTEL_METRIC_EXPORT_INTERVAL must be milliseconds, got {interval!r}") from None
+        raise ExportConfigError(
+            f"OTEL_METRIC_EXPORT_INTERVAL must be milliseconds, got {interval!r}"
+        ) from None
     return [
         PeriodicExportingMetricReader(
             metric_exporter(target),

@@ -18,8 +18,16 @@ DEFAULT_PRICES: Final[dict[str, dict[str, float]]] = {
     "gpt-4.1": {"input_per_mtok": 2.00, "cached_input_per_mtok": 0.50, "output_per_mtok": 8.00},
     # OpenAI speech-to-text (per minute of input audio)
     "whisper-1": {"audio_input_per_minute": 0.006},
-    "gpt-4o-transcribe": {"audio_input_per_minute": 0.006},
-    "gpt-4o-mini-transcribe": {"audio_input_per_minute": 0.003},
+    "gpt-4o-transcribe": {
+        "audio_input_per_minute": 0.006,
+        "audio_input_per_mtok": 6.00,
+        "output_per_mtok": 10.00,
+    },
+    "gpt-4o-mini-transcribe": {
+        "audio_input_per_minute": 0.003,
+        "audio_input_per_mtok": 3.00,
+        "output_per_mtok": 5.00,
+    },
     # OpenAI text-to-speech
     "tts-1": {"per_million_characters": 15.00},
     "tts-1-hd": {"per_million_characters": 30.00},
@@ -51,6 +59,10 @@ DEFAULT_PRICES: Final[dict[str, dict[str, float]]] = {
     "nova-2": {"audio_input_per_minute": 0.0058},
     "aura-2": {"per_million_characters": 30.00},
     # Anthropic (per million tokens)
-    "claude-3-5-haiku-latest": {"input_per_mtok": 0.80, "cached_input_per_mtok": 0.08, "output_per_mtok": 4.00},
+    "claude-3-5-haiku-latest": {
+        "input_per_mtok": 0.80,
+        "cached_input_per_mtok": 0.08,
+        "output_per_mtok": 4.00,
+    },
     "claude-sonnet-4-5": {"input_per_mtok": 3.00, "cached_input_per_mtok": 0.30, "output_per_mtok": 15.00},
 }

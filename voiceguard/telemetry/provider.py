@@ -21,6 +21,7 @@ from voiceguard.config import TelemetryConfig
 from voiceguard.telemetry import names
 from voiceguard.telemetry.export import (
     BoundedSpanProcessor,
+    DropCounter,
     JsonLinesSpanExporter,
     otlp_target,
     run_bounded,
@@ -72,7 +73,7 @@ class Tracing:
         run_bounded(self.provider.shutdown, self.shutdown_timeout_s, "tracer-provider")
 
 
-def _drop_counter(meter: Meter):  # type: ignore[no-untyped-def]
+def _drop_counter(meter: Meter) -> DropCounter:
     dropped = meter.create_counter(names.METRIC_TELEMETRY_DROPPED, unit="{span}")
 
     def count(spans: int, reason: str) -> None:

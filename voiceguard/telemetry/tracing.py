@@ -1,0 +1,410 @@
+"""The tracing sink: one trace per call, a span per turn, a span per stage, guard decisions as span events.
+
+```
+voice.call                      SERVER   (started at CallStarted, ended at CallEnded)
+├─ voice.turn                   INTERNAL (written when the turn closes, so long calls show up live)
+│  ├─ stt / chat {model} / tts  CLIENT   (one per HTTP exchange of the turn; decisions as events)
+│  └─ realtime.response {model} CLIENT   (per turn of a long-lived socket: realtime, streaming STT/TTS)
+└─ voice.connection             CLIENT   (a WebSocket of the call, from upgrade to close)
+```
+
+Spans are written with the timestamps voiceguard stamped on the records, after the fact, so a stage span
+can be parented to a turn that is still open: its span id is derived (``ids``), not remembered. The upstream
+request carries the ``traceparent`` of its stage span, so a backend that traces joins the same trace. The
+sink runs on the request path and only builds spans; exporting happens in the processors' threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from yarl import URL
+
+from voiceguard.config import Settings, TelemetryConfig
+from voiceguard.events import Direction, PolicyDecision, Stage
+from voiceguard.records import (
+    CallEnded,
+    CallStarted,
+    DecisionMade,
+    EventObserved,
+    ExchangeFinished,
+    ExchangeStarted,
+    Record,
+    TurnFinished,
+)
+from voiceguard.redaction import RecordRedactor
+from voiceguard.session import Call, Exchange
+from voiceguard.telemetry import ids, names
+from voiceguard.telemetry.cost import PriceTable, UsageTally
+from voiceguard.telemetry.provider import Tracing
+from voiceguard.telemetry.spans import (
+    Attributes,
+    Content,
+    ExchangeTrace,
+    decision_attributes,
+    exchange_attributes,
+    operation_name,
+    put,
+    stage_span_name,
+    stage_window,
+    turn_attributes,
+    turn_mode,
+    usage_attributes,
+)
+from voiceguard.turns import Turn
+
+MAX_PENDING_DECISIONS: Final = 256
+MAX_CONNECTIONS_PER_CALL: Final = 64
+SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+@dataclass(slots=True)
+class _Connection:
+    """A WebSocket exchange of a call, for the per-turn stage spans it gets."""
+
+    exchange: Exchange
+    trace: ExchangeTrace
+
+
+@dataclass(slots=True)
+class _TurnExtras:
+    tally: UsageTally = field(default_factory=UsageTally)
+    cost: float = 0.0
+    priced: bool = False
+    earliest_ns: int | None = None
+    connections: set[str] = field(default_factory=set)
+    stages: set[Stage] = field(default_factory=set)
+    content: Content | None = None
+
+
+@dataclass(slots=True)
+class _CallTrace:
+    span: Span
+    trace_id: int
+    flags: TraceFlags
+    routes: set[str] = field(default_factory=set)
+    exchanges: int = 0
+    turns: int = 0
+    interruptions: int = 0
+    cost: float = 0.0
+    priced: bool = False
+    extras: dict[int, _TurnExtras] = field(default_factory=dict)
+    finished_turns: set[int] = field(default_factory=set)
+    connections: dict[str, _Connection] = field(default_factory=dict)
+    pending_decisions: deque[tuple[int, PolicyDecision]] = field(
+        default_factory=lambda: deque(maxlen=MAX_PENDING_DECISIONS)
+    )
+
+    def context_of(self, span_id: int) -> Context:
+        return trace.set_span_in_context(
+            NonRecordingSpan(SpanContext(self.trace_id, span_id, False, self.flags))
+        )
+
+    def turn(self, number: int) -> _TurnExtras | None:
+        if number in self.finished_turns:
+            return None
+        extras = self.extras.get(number)
+        if extras is None:
+            extras = self.extras[number] = _TurnExtras()
+        return extras
+
+
+def upstream_hosts(settings: Settings) -> dict[str, str]:
+    """Route name → upstream host, for ``server.address`` on stage spans."""
+    return {name: URL(route.upstream).host or "" for name, route in settings.routes.items()}
+
+
+class TracingSink:
+    """Builds the spans of every call from the proxy's records."""
+
+    name = "tracing"
+
+    def __init__(
+        self,
+        tracing: Tracing,
+        config: TelemetryConfig,
+        redactor: RecordRedactor,
+        *,
+        servers: Mapping[str, str] | None = None,
+        subject_hash: Callable[[str], str] | None = None,
+    ) -> None:
+        self.tracing = tracing
+        self._tracer = tracing.tracer
+        self._ids = tracing.ids
+        self._capture = config.capture_content
+        self._content_budget = config.max_content_chars
+        self._redactor = redactor
+        self._prices = PriceTable(config.prices)
+        self._servers = dict(servers or {})
+        self._subject_hash = subject_hash
+        self._exchanges: dict[str, ExchangeTrace] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        """Flush and stop the exporters off the event loop, bounded by ``telemetry.shutdown_timeout_s``."""
+        await asyncio.get_running_loop().run_in_executor(None, self.tracing.shutdown)
+
+    def handle(self, record: Record) -> None:
+        if isinstance(record, EventObserved):
+            self._event(record)
+        elif isinstance(record, ExchangeStarted):
+            self._exchange_started(record.exchange)
+        elif isinstance(record, ExchangeFinished):
+            self._exchange_finished(record.exchange)
+        elif isinstance(record, DecisionMade):
+            self._decision(record)
+        elif isinstance(record, TurnFinished):
+            self._turn_finished(record.call, record.turn)
+        elif isinstance(record, CallStarted):
+            self._call(record.call, record.at_ns)
+        elif isinstance(record, CallEnded):
+            self._call_ended(record.call, record.at_ns)
+
+    # --- calls ----------------------------------------------------------------------------------------------
+
+    def _call(self, call: Call, at_ns: int | None = None) -> _CallTrace:
+        return call.scratch(self, lambda: self._start_call(call, at_ns or call.started_ns))
+
+    def _start_call(self, call: Call, at_ns: int) -> _CallTrace:
+        trace_id = ids.trace_id_for(call)
+        parent = ids.remote_parent(call)
+        if parent is not None:
+            remote = SpanContext(
+                parent.trace_id, parent.span_id, True, TraceFlags(1 if parent.sampled else 0)
+            )
+            context = trace.set_span_in_context(NonRecordingSpan(remote))
+        else:
+            context = Context()
+        attributes: Attributes = {
+            names.GEN_AI_CONVERSATION_ID: call.id,
+            names.CALL_ID: call.id,
+            names.CALL_NAMED_BY_CLIENT: call.named_by_client,
+        }
+        put(attributes, names.CALL_JURISDICTION, call.jurisdiction)
+        if call.subject and self._subject_hash is not None:
+            attributes[names.CALL_SUBJECT_HASH] = self._subject_hash(call.subject)
+        self._ids.preset(trace_id, ids.call_span_id(call))
+        try:
+            span = self._tracer.start_span(
+                names.SPAN_CALL, context, SpanKind.SERVER, attributes, start_time=at_ns
+            )
+        finally:
+            self._ids.preset(None, None)
+        return _CallTrace(span, trace_id, span.get_span_context().trace_flags)
+
+    def _call_ended(self, call: Call, at_ns: int) -> None:
+        state = self._call(call)
+        span = state.span
+        for decided_ns, decision in state.pending_decisions:
+            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+        span.set_attributes(
+            {
+                names.CALL_ROUTES: sorted(state.routes),
+                names.CALL_EXCHANGES: state.exchanges,
+                names.CALL_TURNS: state.turns,
+                names.CALL_INTERRUPTIONS: state.interruptions,
+                names.CALL_DURATION: max(0, at_ns - call.started_ns) / 1e9,
+            }
+        )
+        if state.priced:
+            span.set_attribute(names.COST_USD, round(state.cost, 6))
+        span.end(end_time=at_ns)
+
+    # --- exchanges ------------------------------------------------------------------------------------------
+
+    def _exchange_started(self, exchange: Exchange) -> None:
+        state = self._call(exchange.call)
+        state.routes.add(exchange.route)
+        state.exchanges += 1
+        exchange_trace = ExchangeTrace(content=Content(self._content_budget) if self._capture else None)
+        self._exchanges[exchange.id] = exchange_trace
+        sampled = bool(state.flags & TraceFlags.SAMPLED)
+        exchange.upstream_headers["traceparent"] = ids.traceparent(
+            state.trace_id, ids.exchange_span_id(exchange), sampled
+        )
+        if exchange.call.tracestate:
+            exchange.upstream_headers["tracestate"] = exchange.call.tracestate
+        if exchange.transport == "websocket":
+            if len(state.connections) >= MAX_CONNECTIONS_PER_CALL:
+                state.connections.pop(next(iter(state.connections)))
+            state.connections[exchange.id] = _Connection(exchange, exchange_trace)
+
+    def _event(self, record: EventObserved) -> None:
+        exchange = record.exchange
+        exchange_trace = self._exchanges.get(exchange.id)
+        if exchange_trace is None:
+            return
+        exchange_trace.observe(record.event, record.direction is Direction.TO_CLIENT, record.at_ns)
+        if exchange.transport != "websocket":
+            return
+        # A socket carries many turns: what it consumed and said is attributed to the turn it happened in.
+        call = exchange.call
+        current = call.turns.current
+        if current is None:
+            return
+        extras = self._call(call).turn(current.number)
+        if extras is None:
+            return
+        extras.connections.add(exchange.id)
+        extras.stages.add(exchange.info.stage)
+        if extras.tally.observe(record.event):
+            self._price(call, extras, exchange_trace.model, record.event)
+        if self._capture:
+            if extras.content is None:
+                extras.content = Content(self._content_budget)
+            extras.content.observe(record.event)
+
+    def _price(self, call: Call, extras: _TurnExtras, model: str | None, event: object) -> None:
+        single = UsageTally()
+        if not single.observe(event):  # type: ignore[arg-type]
+            return
+        cost = self._prices.cost(model, single)
+        if cost is not None:
+            state = self._call(call)
+            extras.cost += cost
+            extras.priced = True
+            state.cost += cost
+            state.priced = True
+
+    def _decision(self, record: DecisionMade) -> None:
+        exchange_trace = self._exchanges.get(record.exchange.id)
+        if exchange_trace is not None and record.exchange.transport != "websocket":
+            exchange_trace.decisions.append((record.at_ns, record.decision))
+        else:
+            self._call(record.exchange.call).pending_decisions.append((record.at_ns, record.decision))
+
+    def _exchange_finished(self, exchange: Exchange) -> None:
+        exchange_trace = self._exchanges.pop(exchange.id, None)
+        if exchange_trace is None:
+            return
+        state = self._call(exchange.call)
+        end = exchange.finished_ns or exchange.started_ns
+        attributes = exchange_attributes(exchange, exchange_trace, self._servers.get(exchange.route))
+        if exchange.transport == "websocket":
+            name, parent = names.SPAN_CONNECTION, ids.call_span_id(exchange.call)
+            attributes[names.ATTR_OPERATION] = exchange.info.operation
+        else:
+            name = stage_span_name(exchange.info, exchange_trace.model, exchange.route)
+            parent = self._stage_parent(exchange, state)
+            cost = self._prices.cost(exchange_trace.model, exchange_trace.tally)
+            if cost is not None and exchange_trace.tally.seen:
+                attributes[names.COST_USD] = round(cost, 6)
+                self._add_cost(exchange, state, cost)
+            if exchange_trace.content is not None:
+                attributes.update(exchange_trace.content.attributes(self._redactor))
+        self._ids.preset(None, ids.exchange_span_id(exchange))
+        try:
+            span = self._tracer.start_span(
+                name, state.context_of(parent), SpanKind.CLIENT, attributes, start_time=exchange.started_ns
+            )
+        finally:
+            self._ids.preset(None, None)
+        for decided_ns, decision in exchange_trace.decisions:
+            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+        if exchange.error_type or exchange_trace.upstream_error or (exchange.status or 0) >= 500:
+            span.set_status(Status(StatusCode.ERROR, exchange.error_type or exchange_trace.upstream_error))
+        span.end(end_time=end)
+
+    def _stage_parent(self, exchange: Exchange, state: _CallTrace) -> int:
+        number = exchange.turn_number
+        if number is None or exchange.info.stage is Stage.OTHER:
+            return ids.call_span_id(exchange.call)
+        extras = state.turn(number)
+        if extras is not None:
+            extras.stages.add(exchange.info.stage)
+            if extras.earliest_ns is None or exchange.started_ns < extras.earliest_ns:
+                extras.earliest_ns = exchange.started_ns
+        return ids.turn_span_id(exchange.call, number)
+
+    def _add_cost(self, exchange: Exchange, state: _CallTrace, cost: float) -> None:
+        state.cost += cost
+        state.priced = True
+        if exchange.turn_number is not None and (extras := state.turn(exchange.turn_number)) is not None:
+            extras.cost += cost
+            extras.priced = True
+
+    # --- turns ----------------------------------------------------------------------------------------------
+
+    def _turn_finished(self, call: Call, turn: Turn) -> None:
+        state = self._call(call)
+        extras = state.extras.pop(turn.number, None) or _TurnExtras()
+        state.finished_turns.add(turn.number)
+        state.turns += 1
+        state.interruptions += int(turn.interrupted)
+        start = min(turn.started_ns, extras.earliest_ns or turn.started_ns)
+        end = max(start, turn.ended_ns or start)
+        attributes = turn_attributes(call.id, turn, turn_mode(turn, extras.stages), extras.tally)
+        if extras.priced:
+            attributes[names.COST_USD] = round(extras.cost, 6)
+        self._ids.preset(None, ids.turn_span_id(call, turn.number))
+        try:
+            span = self._tracer.start_span(
+                names.SPAN_TURN,
+                state.context_of(ids.call_span_id(call)),
+                SpanKind.INTERNAL,
+                attributes,
+                start_time=start,
+            )
+        finally:
+            self._ids.preset(None, None)
+        while state.pending_decisions and state.pending_decisions[0][0] <= end:
+            decided_ns, decision = state.pending_decisions.popleft()
+            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+        self._connection_stages(call, state, turn, extras, end)
+        span.end(end_time=end)
+
+    def _connection_stages(
+        self, call: Call, state: _CallTrace, turn: Turn, extras: _TurnExtras, turn_end: int
+    ) -> None:
+        """Per-turn spans for the sockets that worked in this turn (a realtime response, streamed STT/TTS)."""
+        parent = state.context_of(ids.turn_span_id(call, turn.number))
+        for exchange_id in extras.connections:
+            connection = state.connections.get(exchange_id)
+            if connection is None:
+                continue
+            exchange, exchange_trace = connection.exchange, connection.trace
+            window = stage_window(turn, exchange.info.stage, turn_end)
+            if window is None:
+                continue
+            model = turn.models.get(exchange.info.stage.value) or exchange_trace.model
+            attributes: Attributes = {
+                names.GEN_AI_CONVERSATION_ID: call.id,
+                names.GEN_AI_PROVIDER_NAME: exchange.info.provider,
+                names.ATTR_ROUTE: exchange.route,
+                names.EXCHANGE_ID: exchange.id,
+                names.TURN_NUMBER: turn.number,
+            }
+            put(attributes, names.GEN_AI_REQUEST_MODEL, model)
+            put(attributes, names.GEN_AI_OPERATION_NAME, operation_name(exchange.info))
+            breakdown = turn.breakdown_ms()
+            first_audio = breakdown.get("realtime_time_to_first_audio")
+            if exchange.info.stage is Stage.REALTIME:
+                attributes[names.GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_SPEECH
+                put(
+                    attributes,
+                    names.REALTIME_TIME_TO_FIRST_AUDIO,
+                    None if first_audio is None else first_audio / 1000,
+                )
+            if len(extras.connections) == 1:
+                usage_attributes(attributes, extras.tally)
+                if extras.priced:
+                    attributes[names.COST_USD] = round(extras.cost, 6)
+                if extras.content is not None:
+                    attributes.update(extras.content.attributes(self._redactor))
+            span = self._tracer.start_span(
+                stage_span_name(exchange.info, model, exchange.route),
+                parent,
+                SpanKind.CLIENT,
+                attributes,
+                start_time=window[0],
+            )
+            span.end(end_time=window[1])
