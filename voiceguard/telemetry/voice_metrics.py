@@ -156,7 +156,7 @@ class VoiceMetricsSink:
         )
         self._pii = meter.create_counter(names.METRIC_PII_ENTITIES, unit="{entity}")
         self._decisions = meter.create_counter(names.METRIC_POLICY_DECISIONS, unit="{decision}")
-        self._cost = meter.create_counter(names.METRIC_COST, unit="USD")
+        self._cost = meter.create_counter(names.METRIC_COST, unit="{USD}")
         self._audio = meter.create_counter(names.METRIC_AUDIO, unit="s")
 
     def handle(self, record: Record) -> None:
