@@ -77,7 +77,7 @@ async def run(
                 continue
         made.append(call_id)
         if health_file is not None:
-            health_file.touch()
+            await asyncio.to_thread(health_file.touch)
         print(f"call {call_id} done", flush=True)
         if calls is None or number < calls:
             await asyncio.sleep(pause_s)
