@@ -78,7 +78,9 @@ def upstream(sse_interval: float = 0.0) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def voiceguard(upstream_url: str, extra_config: dict[str, object] | None = None) -> Iterator[str]:
+def voiceguard(
+    upstream_url: str, extra_config: dict[str, object] | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A voiceguard process on embedded defaults with the openai route pointed at ``upstream_url``."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="vg-bench-") as tmp:
@@ -87,7 +89,7 @@ def voiceguard(upstream_url: str, extra_config: dict[str, object] | None = None)
         path = Path(tmp) / "voiceguard.yaml"
         path.write_text(yaml.safe_dump(config))
         args = [sys.executable, "-m", "voiceguard", "serve", "--config", str(path)]
-        with process(args, f"http://127.0.0.1:{port}/_voiceguard/healthz"):
+        with process(args, f"http://127.0.0.1:{port}/_voiceguard/healthz", env=env):
             yield f"http://127.0.0.1:{port}/openai"
 
 

@@ -21,13 +21,14 @@ from voiceguard.simulator.backend import Backend, Timings
 from voiceguard.simulator.openai_api import openai_app
 from voiceguard.testing import RecordingSink
 
-STT_S = 0.200
-LLM_FIRST_BYTE_S, LLM_FIRST_TOKEN_S = 0.030, 0.050
-TTS_FIRST_BYTE_S, TTS_FIRST_AUDIO_S = 0.010, 0.025
-AGENT_THINKS_S = 0.130
+STT_S = 0.400
+LLM_FIRST_BYTE_S, LLM_FIRST_TOKEN_S = 0.050, 0.100
+TTS_FIRST_BYTE_S, TTS_FIRST_AUDIO_S = 0.020, 0.040
+AGENT_THINKS_S = 0.250
 """The agent's own pause between the final transcript and its LLM request."""
 LOWER_SLACK_MS = 1.0
-UPPER_SLACK_MS = 30.0
+UPPER_SLACK_MS = 60.0
+"""A loaded machine wakes sleepers late; the stage delays are more than this apart, so a swap still fails."""
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from voiceguard.redaction import RecordRedactor
 from voiceguard.session import Call, Exchange
 from voiceguard.telemetry import ids, names
 from voiceguard.telemetry.cost import PriceTable, UsageTally
+from voiceguard.telemetry.deferred import Deferred
 from voiceguard.telemetry.provider import Tracing
 from voiceguard.telemetry.spans import (
     Attributes,
@@ -63,6 +64,21 @@ from voiceguard.turns import Turn
 MAX_PENDING_DECISIONS: Final = 256
 MAX_CONNECTIONS_PER_CALL: Final = 64
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+@dataclass(frozen=True, slots=True)
+class _SpanSpec:
+    """Everything a span needs, taken on the request path; the span itself is built later."""
+
+    name: str
+    parent: Context
+    kind: SpanKind
+    attributes: Attributes
+    start_ns: int
+    end_ns: int
+    span_id: int | None = None
+    decisions: list[tuple[int, PolicyDecision]] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -145,12 +161,14 @@ class TracingSink:
         self._servers = dict(servers or {})
         self._subject_hash = subject_hash
         self._exchanges: dict[str, ExchangeTrace] = {}
+        self._defer = Deferred()
 
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
         """Flush and stop the exporters off the event loop, bounded by ``telemetry.shutdown_timeout_s``."""
+        self._defer.drain()
         await asyncio.get_running_loop().run_in_executor(None, self.tracing.shutdown)
 
     def handle(self, record: Record) -> None:
@@ -203,21 +221,16 @@ class TracingSink:
 
     def _call_ended(self, call: Call, at_ns: int) -> None:
         state = self._call(call)
-        span = state.span
-        for decided_ns, decision in state.pending_decisions:
-            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
-        span.set_attributes(
-            {
-                names.CALL_ROUTES: sorted(state.routes),
-                names.CALL_EXCHANGES: state.exchanges,
-                names.CALL_TURNS: state.turns,
-                names.CALL_INTERRUPTIONS: state.interruptions,
-                names.CALL_DURATION: max(0, at_ns - call.started_ns) / 1e9,
-            }
-        )
+        attributes: Attributes = {
+            names.CALL_ROUTES: sorted(state.routes),
+            names.CALL_EXCHANGES: state.exchanges,
+            names.CALL_TURNS: state.turns,
+            names.CALL_INTERRUPTIONS: state.interruptions,
+            names.CALL_DURATION: max(0, at_ns - call.started_ns) / 1e9,
+        }
         if state.priced:
-            span.set_attribute(names.COST_USD, round(state.cost, 6))
-        span.end(end_time=at_ns)
+            attributes[names.COST_USD] = round(state.cost, 6)
+        self._defer(_end_span, state.span, attributes, list(state.pending_decisions), at_ns)
 
     # --- exchanges ------------------------------------------------------------------------------------------
 
@@ -301,18 +314,23 @@ class TracingSink:
                 self._add_cost(exchange, state, cost)
             if exchange_trace.content is not None:
                 attributes.update(exchange_trace.content.attributes(self._redactor))
-        self._ids.preset(None, ids.exchange_span_id(exchange))
-        try:
-            span = self._tracer.start_span(
-                name, state.context_of(parent), SpanKind.CLIENT, attributes, start_time=exchange.started_ns
-            )
-        finally:
-            self._ids.preset(None, None)
-        for decided_ns, decision in exchange_trace.decisions:
-            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+        error = None
         if exchange.error_type or exchange_trace.upstream_error or (exchange.status or 0) >= 500:
-            span.set_status(Status(StatusCode.ERROR, exchange.error_type or exchange_trace.upstream_error))
-        span.end(end_time=end)
+            error = exchange.error_type or exchange_trace.upstream_error or str(exchange.status)
+        self._defer(
+            self._write_span,
+            _SpanSpec(
+                name,
+                state.context_of(parent),
+                SpanKind.CLIENT,
+                attributes,
+                exchange.started_ns,
+                end,
+                ids.exchange_span_id(exchange),
+                exchange_trace.decisions,
+                error,
+            ),
+        )
 
     def _stage_parent(self, exchange: Exchange, state: _CallTrace) -> int:
         number = exchange.turn_number
@@ -345,22 +363,21 @@ class TracingSink:
         attributes = turn_attributes(call.id, turn, turn_mode(turn, extras.stages), extras.tally)
         if extras.priced:
             attributes[names.COST_USD] = round(extras.cost, 6)
-        self._ids.preset(None, ids.turn_span_id(call, turn.number))
-        try:
-            span = self._tracer.start_span(
-                names.SPAN_TURN,
-                state.context_of(ids.call_span_id(call)),
-                SpanKind.INTERNAL,
-                attributes,
-                start_time=start,
-            )
-        finally:
-            self._ids.preset(None, None)
+        decisions: list[tuple[int, PolicyDecision]] = []
         while state.pending_decisions and state.pending_decisions[0][0] <= end:
-            decided_ns, decision = state.pending_decisions.popleft()
-            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+            decisions.append(state.pending_decisions.popleft())
+        spec = _SpanSpec(
+            names.SPAN_TURN,
+            state.context_of(ids.call_span_id(call)),
+            SpanKind.INTERNAL,
+            attributes,
+            start,
+            end,
+            ids.turn_span_id(call, turn.number),
+            decisions,
+        )
+        self._defer(self._write_span, spec)
         self._connection_stages(call, state, turn, extras, end)
-        span.end(end_time=end)
 
     def _connection_stages(
         self, call: Call, state: _CallTrace, turn: Turn, extras: _TurnExtras, turn_end: int
@@ -400,11 +417,32 @@ class TracingSink:
                     attributes[names.COST_USD] = round(extras.cost, 6)
                 if extras.content is not None:
                     attributes.update(extras.content.attributes(self._redactor))
+            name = stage_span_name(exchange.info, model, exchange.route)
+            self._defer(self._write_span, _SpanSpec(name, parent, SpanKind.CLIENT, attributes, *window))
+
+    def _write_span(self, spec: _SpanSpec) -> None:
+        """Build and end one span (deferred: the SDK's attribute handling is the costly part)."""
+        self._ids.preset(None, spec.span_id)
+        try:
             span = self._tracer.start_span(
-                stage_span_name(exchange.info, model, exchange.route),
-                parent,
-                SpanKind.CLIENT,
-                attributes,
-                start_time=window[0],
+                spec.name, spec.parent, spec.kind, spec.attributes, start_time=spec.start_ns
             )
-            span.end(end_time=window[1])
+        finally:
+            self._ids.preset(None, None)
+        _end_span(span, None, spec.decisions, spec.end_ns, spec.error)
+
+
+def _end_span(
+    span: Span,
+    attributes: Attributes | None,
+    decisions: list[tuple[int, PolicyDecision]],
+    end_ns: int,
+    error: str | None = None,
+) -> None:
+    if attributes:
+        span.set_attributes(attributes)
+    for decided_ns, decision in decisions:
+        span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+    if error is not None:
+        span.set_status(Status(StatusCode.ERROR, error))
+    span.end(end_time=end_ns)

@@ -35,6 +35,7 @@ from voiceguard.records import (
 from voiceguard.session import Call, Exchange
 from voiceguard.telemetry import ids, names
 from voiceguard.telemetry.cost import PriceTable
+from voiceguard.telemetry.deferred import Deferred
 from voiceguard.telemetry.metrics import LATENCY_BUCKETS_S, OVERHEAD_BUCKETS_S, Metrics
 from voiceguard.telemetry.spans import ExchangeTrace, operation_name, turn_mode
 from voiceguard.turns import Turn
@@ -121,6 +122,7 @@ class VoiceMetricsSink:
         self._model = _CappedLabels(MAX_MODELS)
         self._prices = PriceTable(config.prices)
         self._exchanges: dict[str, ExchangeTrace] = {}
+        self._defer = Deferred()
 
         def latency(name: str) -> Histogram:
             return meter.create_histogram(
@@ -168,13 +170,19 @@ class VoiceMetricsSink:
             sources = exchange.call.scratch(self, dict)
             sources[exchange.info.stage] = _StageSource(exchange.route, exchange.info.provider)
         elif isinstance(record, ExchangeFinished):
-            self._exchange_finished(record.exchange)
+            exchange_trace = self._exchanges.pop(record.exchange.id, None)
+            if exchange_trace is not None and record.exchange.info.stage is not Stage.OTHER:
+                self._defer(self._exchange_finished, record.exchange, exchange_trace)
         elif isinstance(record, DecisionMade):
-            self._decision(record.decision)
+            self._defer(self._decision, record.decision)
         elif isinstance(record, TurnFinished):
-            self._turn_finished(record.call, record.turn)
+            self._defer(self._turn_finished, record.call, record.turn)
         elif isinstance(record, CallEnded):
-            self._calls.add(1)
+            self._defer(self._calls.add, 1)
+
+    def flush(self) -> None:
+        """Record what is still deferred (tests, shutdown)."""
+        self._defer.drain()
 
     # --- stages ---------------------------------------------------------------------------------------------
 
@@ -197,16 +205,16 @@ class VoiceMetricsSink:
         exchange_trace.observe(record.event, record.direction is Direction.TO_CLIENT, record.at_ns)
         event = record.event
         if isinstance(event, Usage) and (event.input_tokens or event.output_tokens):
-            labels = self._labels(record.exchange, event.model or exchange_trace.model)
-            if event.input_tokens:
-                self._tokens.record(event.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"})
-            if event.output_tokens:
-                self._tokens.record(event.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"})
+            self._defer(self._record_tokens, record.exchange, event, event.model or exchange_trace.model)
 
-    def _exchange_finished(self, exchange: Exchange) -> None:
-        exchange_trace = self._exchanges.pop(exchange.id, None)
-        if exchange_trace is None or exchange.info.stage is Stage.OTHER:
-            return
+    def _record_tokens(self, exchange: Exchange, usage: Usage, model: str | None) -> None:
+        labels = self._labels(exchange, model)
+        if usage.input_tokens:
+            self._tokens.record(usage.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"})
+        if usage.output_tokens:
+            self._tokens.record(usage.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"})
+
+    def _exchange_finished(self, exchange: Exchange, exchange_trace: ExchangeTrace) -> None:
         labels = self._labels(exchange, exchange_trace.model)
         error = exchange.error_type or exchange_trace.upstream_error
         if exchange.transport == "http" and exchange.request_sent_ns is not None:
