@@ -45,11 +45,8 @@ def prom(expr: str, legend: str, ref: str = "A") -> prometheus.Dataquery:
     return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(PROMETHEUS)
 
 
-def percentile_panel(
-    title: str, metric: str, description: str, labels: str = "", by: str = "", unit: str = "s"
-) -> timeseries.Panel:
-    """p50, p95 and p99 of one histogram over time (split by ``by`` when given)."""
-    panel = (
+def _timeseries(title: str, description: str, unit: str) -> timeseries.Panel:
+    return (
         timeseries.Panel()
         .title(title)
         .description(description)
@@ -59,6 +56,13 @@ def percentile_panel(
         .height(8)
         .span(12)
     )
+
+
+def percentile_panel(
+    title: str, metric: str, description: str, labels: str = "", by: str = "", unit: str = "s"
+) -> timeseries.Panel:
+    """p50, p95 and p99 of one histogram over time (split by ``by`` when given)."""
+    panel = _timeseries(title, description, unit)
     for index, (name, q) in enumerate(QUANTILES):
         legend = f"{name} {{{{{by}}}}}" if by else name
         panel = panel.with_target(prom(quantile(q, metric, labels, by), legend, chr(ord("A") + index)))
@@ -68,17 +72,7 @@ def percentile_panel(
 def rate_panel(
     title: str, expr: str, legend: str, description: str, unit: str, stacked: bool = False
 ) -> timeseries.Panel:
-    panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .min(0)
-        .datasource(PROMETHEUS)
-        .height(8)
-        .span(12)
-        .with_target(prom(expr, legend))
-    )
+    panel = _timeseries(title, description, unit).with_target(prom(expr, legend))
     if stacked:
         panel = panel.stacking(common_builder.StackingConfig().mode(common.StackingMode.NORMAL)).fill_opacity(
             30

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import unquote
 
 import structlog
@@ -112,34 +112,37 @@ def otlp_target(env: Mapping[str, str], signal: Signal) -> OtlpTarget | None:
     )
 
 
-def span_exporter(target: OtlpTarget) -> SpanExporter:
+def _options(target: OtlpTarget) -> dict[str, Any]:
+    """Exporter arguments; the gRPC exporters also take ``insecure`` (plain-text HTTP/2)."""
+    options: dict[str, Any] = {
+        "endpoint": target.endpoint,
+        "headers": target.headers,
+        "timeout": target.timeout_s,
+    }
     if target.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+        options["insecure"] = target.insecure
+    return options
 
-        return GrpcExporter(
-            endpoint=target.endpoint,
-            insecure=target.insecure,
-            headers=target.headers,
-            timeout=target.timeout_s,
-        )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-    return HttpExporter(endpoint=target.endpoint, headers=target.headers, timeout=target.timeout_s)
+def span_exporter(target: OtlpTarget) -> SpanExporter:
+    # Imported on use: each protocol's exporter pulls in its own stack (grpcio, requests).
+    if target.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+
+        return Grpc(**_options(target))
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+
+    return Http(**_options(target))
 
 
 def metric_exporter(target: OtlpTarget) -> MetricExporter:
     if target.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Grpc
 
-        return GrpcExporter(
-            endpoint=target.endpoint,
-            insecure=target.insecure,
-            headers=target.headers,
-            timeout=target.timeout_s,
-        )
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpExporter
+        return Grpc(**_options(target))
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Http
 
-    return HttpExporter(endpoint=target.endpoint, headers=target.headers, timeout=target.timeout_s)
+    return Http(**_options(target))
 
 
 def metric_readers(env: Mapping[str, str]) -> list[MetricReader]:
