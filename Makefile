@@ -25,6 +25,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.proxy_overhead
+	$(BIN)/python -m benchmarks.realtime_frames
 
 lint: $(STAMP)
 	$(BIN)/ruff check voiceguard tests benchmarks

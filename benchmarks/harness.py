@@ -82,6 +82,21 @@ def voiceguard(
     upstream_url: str, extra_config: dict[str, object] | None = None, env: dict[str, str] | None = None
 ) -> Iterator[str]:
     """A voiceguard process on embedded defaults with the openai route pointed at ``upstream_url``."""
+    with voiceguard_process(upstream_url, extra_config, env) as (url, _proc):
+        yield url
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def voiceguard_process(
+    upstream_url: str, extra_config: dict[str, object] | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``voiceguard`` that also hands over its process (to read its CPU time)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="vg-bench-") as tmp:
         config = {"listen": {"port": port}, "data_dir": tmp, "routes": {"openai": {"upstream": upstream_url}}}
@@ -89,8 +104,8 @@ def voiceguard(
         path = Path(tmp) / "voiceguard.yaml"
         path.write_text(yaml.safe_dump(config))
         args = [sys.executable, "-m", "voiceguard", "serve", "--config", str(path)]
-        with process(args, f"http://127.0.0.1:{port}/_voiceguard/healthz", env=env):
-            yield f"http://127.0.0.1:{port}/openai"
+        with process(args, f"http://127.0.0.1:{port}/_voiceguard/healthz", env=env) as proc:
+            yield f"http://127.0.0.1:{port}/openai", proc
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A lean fake OpenAI upstream for benchmarks: fixed chat-completion JSON and an SSE stream.
+"""A lean fake OpenAI upstream for benchmarks: fixed chat-completion JSON, an SSE stream, a Realtime socket.
 
 Run as its own process so that neither the proxy nor the load generator shares its CPU time slice.
 It answers instantly (or after ``--sse-interval`` between stream chunks), so what a benchmark measures on
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import time
 
 import orjson
@@ -68,19 +70,63 @@ async def transcriptions(request: web.Request) -> web.Response:
     return web.json_response({"text": "hello there", "usage": {"type": "duration", "seconds": 1}})
 
 
+REALTIME_DELAYS = web.AppKey("realtime_delays", dict)
+"""Per benchmark round: (client send time, one-way delay) of every append frame, in monotonic ns."""
+
+
+def output_delta(audio_b64: str, sent_ns: int) -> str:
+    return (
+        '{"type":"response.output_audio.delta","event_id":"t' + str(sent_ns) + '","response_id":"resp_bench",'
+        '"item_id":"item_bench","output_index":0,"content_index":0,"delta":"' + audio_b64 + '"}'
+    )
+
+
+async def _send_output_audio(ws: web.WebSocketResponse, interval: float) -> None:
+    """Agent audio at a steady pace, each frame stamped with its send time for the client to measure."""
+    audio = base64.b64encode(bytes(int(48_000 * interval))).decode()
+    loop = asyncio.get_running_loop()
+    next_at = loop.time() + interval
+    while not ws.closed:
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
+        next_at += interval
+        await ws.send_str(output_delta(audio, time.monotonic_ns()))
+
+
 async def realtime(request: web.Request) -> web.WebSocketResponse:
-    """Echoes a small server event for every client frame, carrying the client's send timestamp back."""
+    """A Realtime-shaped endpoint for benchmarks: records each append frame's one-way delay.
+
+    The client stamps ``event_id`` with ``t<monotonic ns>`` when it sends; this process reads the clock
+    when the frame arrives (both use CLOCK_MONOTONIC, shared by processes on one host). With
+    ``bench_out_ms`` it also streams output audio deltas stamped the same way.
+    """
     ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=0)
     await ws.prepare(request)
-    await ws.send_str('{"type": "session.created", "event_id": "evt_0", "session": {"id": "sess_bench"}}')
-    async for message in ws:
-        if message.type is WSMsgType.TEXT:
-            # the client puts its perf_counter_ns in "event_id"; echo it back in a tiny server event
-            data = message.data
-            start = data.find('"event_id": "') + 13
-            event_id = data[start : data.find('"', start)]
-            await ws.send_str('{"type": "input_audio_buffer.ack", "event_id": "' + event_id + '"}')
+    delays = request.app[REALTIME_DELAYS].setdefault(request.query.get("bench_round", ""), [])
+    await ws.send_str('{"type":"session.created","event_id":"evt_0","session":{"id":"sess_bench"}}')
+    out_ms = float(request.query.get("bench_out_ms", "0"))
+    sender = asyncio.create_task(_send_output_audio(ws, out_ms / 1000)) if out_ms > 0 else None
+    try:
+        async for message in ws:
+            if message.type is WSMsgType.TEXT:
+                arrived = time.monotonic_ns()
+                data: str = message.data
+                mark = data.rfind('"event_id": "t')
+                if mark >= 0:
+                    start = mark + 14
+                    sent = int(data[start : data.index('"', start)])
+                    delays.append((sent, arrived - sent))
+    finally:
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
+                await sender
     return ws
+
+
+async def realtime_delays(request: web.Request) -> web.Response:
+    """Hand over (and forget) the delays recorded for one round."""
+    delays = request.app[REALTIME_DELAYS].pop(request.query.get("bench_round", ""), [])
+    return web.Response(body=orjson.dumps(delays), content_type="application/json")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -94,9 +140,11 @@ def main() -> None:
     args = parser.parse_args()
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app["sse_interval"] = args.sse_interval
+    app[REALTIME_DELAYS] = {}
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_get("/v1/realtime", realtime)
+    app.router.add_get("/bench/realtime-delays", realtime_delays)
     app.router.add_get("/health", health)
     web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
 

@@ -259,6 +259,20 @@ class CallerInfo:
     call_sid: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WireAnomaly:
+    """A wire message the adapter could not read as its protocol says (bad JSON, unknown event type,
+    invalid base64, a missing field). The message itself is forwarded untouched; this only counts it.
+
+    ``kind`` is one of a small fixed set (``bad_json``, ``not_an_event``, ``unknown_event``,
+    ``invalid_base64``, ``missing_field``, ``binary_frame``), safe as a metric label; ``event_type``
+    names the vendor event where one was read (bounded in length, never a metric label).
+    """
+
+    kind: str
+    event_type: str | None = None
+
+
 # --- what guards report --------------------------------------------------------------------------------
 
 
@@ -303,6 +317,7 @@ Event: TypeAlias = (
     | UpstreamError
     | BiometricRequest
     | CallerInfo
+    | WireAnomaly
     | PolicyDecision
     | ClientNotice
 )

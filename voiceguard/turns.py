@@ -191,9 +191,13 @@ class TurnTracker:
         elif isinstance(event, LLMRequest):
             if model := event.model:
                 self._ensure(at_ns).models[stage.value] = model
+            if stage is Stage.REALTIME:
+                turn = self._ensure(at_ns)
+                if turn.llm_request_ns is None:
+                    turn.llm_request_ns = at_ns
         elif isinstance(event, TextDelta | ToolCall | AgentText):
             turn = self._ensure(at_ns)
-            if stage is Stage.LLM and turn.llm_first_token_ns is None:
+            if turn.llm_first_token_ns is None and self._is_first_token(stage, turn, event):
                 turn.llm_first_token_ns = at_ns
         elif isinstance(event, TTSText):
             self._ensure(at_ns).tts_characters += len(event.text)
@@ -205,6 +209,9 @@ class TurnTracker:
             turn = self._turn_for_response(at_ns)
             if turn.response_started_ns is None:
                 turn.response_started_ns = at_ns
+            if stage is Stage.REALTIME and turn.llm_request_ns is None:
+                # A realtime model starts its reply on its own (server VAD): its response is the request.
+                turn.llm_request_ns = at_ns
             if event.model:
                 turn.models[stage.value] = event.model
         elif isinstance(event, ResponseDone):
@@ -230,6 +237,15 @@ class TurnTracker:
         return closed
 
     # --- internals --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_first_token(stage: Stage, turn: Turn, event: TextDelta | ToolCall | AgentText) -> bool:
+        """An LLM's first streamed text; for a realtime model, the first delta of a response it started
+        (not an echo of whole items, and not a cancelled reply's echo arriving after the user spoke)."""
+        if stage is Stage.LLM:
+            return True
+        streamed = isinstance(event, TextDelta) or (isinstance(event, ToolCall) and not event.complete)
+        return stage is Stage.REALTIME and streamed and turn.response_started_ns is not None
 
     def _idle(self, turn: Turn, now_ns: int) -> bool:
         done = turn.response_done_ns or turn.last_audio_out_ns or turn.llm_done_ns

@@ -42,15 +42,30 @@ class JsonRender:
     after: list[Event]
 
 
-def render_json(raw: bytes, originals: Sequence[Event], out: Sequence[Event], message: int) -> JsonRender:
-    """Apply the guards' output ``out`` for a message parsed into ``originals`` to its bytes ``raw``."""
-    by_origin: dict[JsonOrigin, Event] = {}
+@dataclass(frozen=True, slots=True)
+class SpanOrigin:
+    """Where a text came from in a message that is not JSON (a form field, a subtitle cue, a plain body):
+    the ``index``-th text span the adapter found in message ``message``."""
+
+    message: int
+    index: int
+
+
+def changed_texts(
+    originals: Sequence[Event], out: Sequence[Event], message: int, origin_type: type
+) -> tuple[list[tuple[object, str]], list[Event], list[Event]]:
+    """Match the guards' output to the originals of one message by origin.
+
+    Returns the changed texts as (origin, new text) — a held-back event becomes an empty text — and the
+    injected events that go before and after the message.
+    """
+    by_origin: dict[object, Event] = {}
     before: list[Event] = []
     after: list[Event] = []
     seen_own = False
     for event in out:
         origin = getattr(event, "origin", None)
-        if isinstance(origin, JsonOrigin) and origin.message == message:
+        if isinstance(origin, origin_type) and getattr(origin, "message", None) == message:
             by_origin[origin] = event
             seen_own = True
         elif any(event is original for original in originals):
@@ -59,10 +74,10 @@ def render_json(raw: bytes, originals: Sequence[Event], out: Sequence[Event], me
             after.append(event)
         else:
             before.append(event)
-    edits: list[tuple[JsonPath, object]] = []
+    changed: list[tuple[object, str]] = []
     for original in originals:
         origin = getattr(original, "origin", None)
-        if not isinstance(origin, JsonOrigin) or origin.message != message:
+        if not isinstance(origin, origin_type) or getattr(origin, "message", None) != message:
             continue
         if isinstance(original, BiometricRequest):
             continue
@@ -70,6 +85,15 @@ def render_json(raw: bytes, originals: Sequence[Event], out: Sequence[Event], me
         old = payload(original)
         new = payload(replacement) if replacement is not None else ""
         if new is not None and new != old:
-            edits.append((origin.path, new))
+            changed.append((origin, new))
+    return changed, before, after
+
+
+def render_json(raw: bytes, originals: Sequence[Event], out: Sequence[Event], message: int) -> JsonRender:
+    """Apply the guards' output ``out`` for a message parsed into ``originals`` to its bytes ``raw``."""
+    changed, before, after = changed_texts(originals, out, message, JsonOrigin)
+    edits: list[tuple[JsonPath, object]] = [
+        (origin.path, new) for origin, new in changed if isinstance(origin, JsonOrigin)
+    ]
     body = jsonspan.edit(raw, edits) if edits else raw
     return JsonRender(body, before, after)

@@ -1,13 +1,16 @@
-"""A simulated OpenAI API speaking the real wire protocol (REFERENCE-protocols.md §2).
+"""A simulated OpenAI API speaking the real wire protocol (REFERENCE-protocols.md §1, §2).
 
-Chat completions (JSON and SSE with the usage chunk and tool calls), audio transcriptions (multipart in;
-json, verbose_json, text, srt, vtt out) and speech (binary audio, streamed). It is a simulator: replies come
-from the ``Backend`` script, not a model.
+Chat completions (JSON and SSE with the usage chunk and tool calls), the Responses API
+(``openai_responses``), audio transcriptions (multipart in; json, verbose_json, text, srt, vtt out, or
+with ``stream=true`` SSE ``transcript.text.*`` events), speech (binary audio streamed, or with
+``stream_format: "sse"`` ``speech.audio.*`` events) and the Realtime WebSocket (``openai_realtime``). It is
+a simulator: replies come from the ``Backend`` script, not a model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from typing import Any
@@ -18,8 +21,12 @@ from multidict import CIMultiDict
 
 from voiceguard.simulator.audio import CONTENT_TYPES, speech_for, wav
 from voiceguard.simulator.backend import Backend, Received, Reply
+from voiceguard.simulator.openai_realtime import realtime_handler
+from voiceguard.simulator.openai_responses import responses_handler
 
 BACKEND = web.AppKey("openai_backend", Backend)
+SPEECH_CHUNK_BYTES = 4800
+"""100 ms of 24 kHz 16-bit mono per streamed chunk."""
 
 
 def _error(status: int, message: str, error_type: str, code: str | None = None) -> web.Response:
@@ -198,6 +205,8 @@ async def transcriptions(request: web.Request) -> web.StreamResponse:
     await asyncio.sleep(backend.timings.first_byte)
     duration = max(0.5, len(text) * 0.06)
     response_format = fields.get("response_format", "json")
+    if fields.get("stream") == "true":
+        return await _transcript_stream(request, backend, text)
     if response_format == "text":
         return web.Response(text=text + "\n", content_type="text/plain")
     if response_format in ("srt", "vtt"):
@@ -249,6 +258,51 @@ async def transcriptions(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def _transcript_stream(request: web.Request, backend: Backend, text: str) -> web.StreamResponse:
+    """``stream=true``: ``transcript.text.delta`` events, then ``transcript.text.done`` with usage."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+    await response.prepare(request)
+    for word in _words(text):
+        await asyncio.sleep(backend.timings.chunk_interval)
+        event = {"type": "transcript.text.delta", "delta": word, "logprobs": None}
+        await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
+    usage = {
+        "type": "tokens",
+        "input_tokens": 20,
+        "output_tokens": len(text.split()),
+        "total_tokens": 20 + len(text.split()),
+        "input_token_details": {"text_tokens": 0, "audio_tokens": 20},
+    }
+    done = {"type": "transcript.text.done", "text": text, "logprobs": None, "usage": usage}
+    await response.write(b"data: " + orjson.dumps(done) + b"\n\n")
+    await response.write_eof()
+    return response
+
+
+async def _speech_stream(
+    request: web.Request, backend: Backend, audio: bytes, text: str
+) -> web.StreamResponse:
+    """``stream_format: "sse"``: base64 ``speech.audio.delta`` events, then ``speech.audio.done``."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+    await response.prepare(request)
+    await asyncio.sleep(backend.timings.first_token)
+    for offset in range(0, len(audio), SPEECH_CHUNK_BYTES):
+        if offset:
+            await asyncio.sleep(backend.timings.chunk_interval)
+        chunk = base64.b64encode(audio[offset : offset + SPEECH_CHUNK_BYTES]).decode()
+        event = {"type": "speech.audio.delta", "audio": chunk}
+        await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
+    tokens = max(1, len(text.split()))
+    usage = {
+        "input_tokens": tokens,
+        "output_tokens": len(audio) // 480,
+        "total_tokens": tokens + len(audio) // 480,
+    }
+    await response.write(b"data: " + orjson.dumps({"type": "speech.audio.done", "usage": usage}) + b"\n\n")
+    await response.write_eof()
+    return response
+
+
 async def speech(request: web.Request) -> web.StreamResponse:
     backend = request.app[BACKEND]
     raw = await request.read()
@@ -265,6 +319,8 @@ async def speech(request: web.Request) -> web.StreamResponse:
     pcm = speech_for(body["input"])
     audio = wav(pcm) if response_format == "wav" else pcm
     await asyncio.sleep(backend.timings.first_byte)
+    if body.get("stream_format") == "sse":
+        return await _speech_stream(request, backend, audio, body["input"])
     response = web.StreamResponse(
         headers={
             "Content-Type": CONTENT_TYPES.get(response_format, "audio/mpeg"),
@@ -274,11 +330,10 @@ async def speech(request: web.Request) -> web.StreamResponse:
     response.enable_chunked_encoding()
     await response.prepare(request)
     await asyncio.sleep(backend.timings.first_token)
-    chunk_size = 4800  # 100 ms of 24 kHz 16-bit mono
-    for offset in range(0, len(audio), chunk_size):
+    for offset in range(0, len(audio), SPEECH_CHUNK_BYTES):
         if offset:
             await asyncio.sleep(backend.timings.chunk_interval)
-        await response.write(audio[offset : offset + chunk_size])
+        await response.write(audio[offset : offset + SPEECH_CHUNK_BYTES])
     await response.write_eof()
     return response
 
@@ -290,4 +345,6 @@ def openai_app(backend: Backend) -> web.Application:
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_post("/v1/audio/speech", speech)
+    app.router.add_post("/v1/responses", responses_handler(backend))
+    app.router.add_get("/v1/realtime", realtime_handler(backend))
     return app

@@ -7,18 +7,22 @@ id, which would explode the series count and flatten every panel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 
-from voiceguard.records import CallEnded, CallStarted, ExchangeFinished, Record
+from voiceguard.events import AudioChunk, WireAnomaly
+from voiceguard.records import CallEnded, CallStarted, EventObserved, ExchangeFinished, Record
 from voiceguard.telemetry import names
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+MAX_AUDIO_SERIES = 256
+"""Encodings come from the wire: past this many (route, direction, encoding) series, audio is not counted."""
 OVERHEAD_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
@@ -62,14 +66,45 @@ class MetricsSink:
         self._active_calls = meter.create_up_down_counter(names.ACTIVE_CALLS, unit="{call}")
         self._upstream_errors = meter.create_counter(names.UPSTREAM_ERRORS, unit="{error}")
         self._ws_messages = meter.create_counter(names.WS_MESSAGES, unit="{message}")
+        self._anomalies = meter.create_counter(names.WIRE_ANOMALIES, unit="{message}")
+        self._audio_seconds: dict[tuple[str, str, str], float] = {}
+        meter.create_observable_counter(names.AUDIO_DURATION, callbacks=[self._observe_audio], unit="s")
 
     def handle(self, record: Record) -> None:
-        if isinstance(record, ExchangeFinished):
+        if isinstance(record, EventObserved):
+            event = record.event
+            if isinstance(event, AudioChunk):
+                self._audio_chunk(record.exchange.route, event)
+            elif isinstance(event, WireAnomaly):
+                self._anomalies.add(
+                    1, {names.ATTR_ROUTE: record.exchange.route, names.ATTR_ANOMALY_KIND: event.kind}
+                )
+        elif isinstance(record, ExchangeFinished):
             self._exchange_finished(record)
         elif isinstance(record, CallStarted):
             self._active_calls.add(1)
         elif isinstance(record, CallEnded):
             self._active_calls.add(-1)
+
+    def _audio_chunk(self, route: str, chunk: AudioChunk) -> None:
+        """Called for every realtime audio frame, so it only adds to a total; the counter reads the
+        totals when it is collected (an OpenTelemetry ``add`` costs tens of microseconds per call)."""
+        if not chunk.seconds:
+            return
+        key = (route, chunk.direction.value, chunk.encoding or "unknown")
+        total = self._audio_seconds.get(key)
+        if total is None and len(self._audio_seconds) >= MAX_AUDIO_SERIES:
+            return
+        self._audio_seconds[key] = (total or 0.0) + chunk.seconds
+
+    def _observe_audio(self, options: CallbackOptions) -> Iterable[Observation]:
+        for (route, direction, encoding), seconds in list(self._audio_seconds.items()):
+            attributes = {
+                names.ATTR_ROUTE: route,
+                names.ATTR_DIRECTION: direction,
+                names.ATTR_AUDIO_ENCODING: encoding,
+            }
+            yield Observation(seconds, attributes)
 
     def _exchange_finished(self, record: ExchangeFinished) -> None:
         exchange = record.exchange

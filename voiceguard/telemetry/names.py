@@ -27,6 +27,10 @@ UPSTREAM_ERRORS: Final = "voiceguard.upstream.errors"
 """Counter: upstream failures by route and error type (refused, timeout, reset, 5xx)."""
 WS_MESSAGES: Final = "voiceguard.websocket.messages"
 """Counter: WebSocket messages relayed, by route and direction."""
+WIRE_ANOMALIES: Final = "voiceguard.wire.anomalies"
+"""Counter: wire messages an adapter could not read (forwarded untouched), by route and anomaly kind."""
+AUDIO_DURATION: Final = "voiceguard.audio.duration"
+"""Counter (s): audio relayed, by route, direction and encoding, where the format tells its duration."""
 
 # --- metric attribute keys (low cardinality only: never a call id) ------------------------------------------
 
@@ -38,6 +42,8 @@ ATTR_ERROR_TYPE: Final = "error.type"
 ATTR_DIRECTION: Final = "voiceguard.direction"
 ATTR_PROVIDER: Final = "gen_ai.provider.name"
 ATTR_OPERATION: Final = "voiceguard.operation"
+ATTR_ANOMALY_KIND: Final = "voiceguard.anomaly.kind"
+ATTR_AUDIO_ENCODING: Final = "voiceguard.audio.encoding"
 
 # --- log fields ---------------------------------------------------------------------------------------------
 
