@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import orjson
@@ -294,3 +295,18 @@ def test_the_codec_keeps_only_a_bounded_number_of_stream_shapes() -> None:
         frame = {"type": "response.output_text.delta", "item_id": f"item_{index}", "delta": "x"}
         codec.upstream_frame(orjson.dumps(frame), False)
     assert len(codec.state.shapes) == 64
+
+
+def test_mutilated_frames_never_crash_and_go_out_as_they_came() -> None:
+    rng = random.Random(3)
+    recorded = frames("realtime_ga_client.jsonl")[:8] + frames("realtime_ga_server.jsonl")[::4]
+    codec = RealtimeCodec(head())
+    for frame in recorded:
+        for _ in range(12):
+            flipped = bytearray(frame)
+            flipped[rng.randrange(len(frame))] = rng.randrange(256)
+            for mutated in (frame[: rng.randrange(len(frame))], bytes(flipped)):
+                for parse in (codec.client_frame, codec.upstream_frame):
+                    unit = parse(mutated, False)
+                    assert [f.raw for f in codec.render(unit, list(unit.events))] == [mutated]
+                    codec.render(unit, [])

@@ -1,8 +1,8 @@
 """Measuring audio without touching it: how many bytes a base64 text holds, how long PCM lasts.
 
 Audio is biometric data: voiceguard counts it (bytes, seconds, format) and never copies it out of the
-adapter. Base64 is measured from its length and its alphabet checked with one C-level ``bytes.translate``
-(faster than a regular expression or a decode); nothing is decoded.
+adapter. Base64 is measured from its length and its alphabet checked with C-level ``bytes.translate``
+(faster than a regular expression or a decode); nothing is decoded and the audio is never sliced out.
 """
 
 from __future__ import annotations
@@ -37,18 +37,23 @@ G711_ALAW: Final = AudioFormat("g711_alaw", 8_000, 8_000)
 
 
 def base64_size(data: bytes, start: int, end: int) -> int | None:
-    """Decoded size of the base64 text ``data[start:end]``; ``None`` when it is not valid base64."""
+    """Decoded size of the base64 text ``data[start:end]``; ``None`` when it is not valid base64.
+
+    The span is never sliced out: ``translate`` over the whole message keeps only the bytes outside the
+    base64 alphabet (the JSON around it, tens of bytes), and the span is valid when none of them lies
+    inside it, i.e. when the head and the tail alone account for all of them.
+    """
     length = end - start
     if length % 4:
         return None
-    text = data[start:end]
-    if text.translate(None, _ALPHABET):
+    outside = len(data[:start].translate(None, _ALPHABET)) + len(data[end:].translate(None, _ALPHABET))
+    if len(data.translate(None, _ALPHABET)) != outside:
         return None
-    pad = text.find(b"=")
+    pad = data.find(b"=", start, end)
     if pad < 0:
         return length // 4 * 3
-    padding = length - pad
-    if padding > 2 or text[pad:] != b"=" * padding:
+    padding = end - pad
+    if padding > 2 or data.count(b"=", pad, end) != padding:
         return None
     return length // 4 * 3 - padding
 
