@@ -307,3 +307,36 @@ def test_realtime_call_has_a_turn_and_a_response_span_per_reply_and_the_socket_u
     assert first_response.attributes[names.REALTIME_TIME_TO_FIRST_AUDIO] == pytest.approx(0.270)
     assert connection.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 50
     assert call.end_time is not None and call.attributes[names.CALL_INTERRUPTIONS] == 1
+
+
+async def test_realtime_call_through_the_sdk_has_a_connection_span_and_a_response_span_per_turn(
+    traced: Traced, backend: Backend
+) -> None:
+    from tests.test_openai_realtime_dropin import GA_SESSION, client_for, events_until, speak
+
+    backend.script(["what is my balance"])
+    async with (
+        client_for(traced.proxy, default_headers={"X-VoiceGuard-Call-Id": "call-realtime"}) as client,
+        client.realtime.connect(model="gpt-realtime") as connection,
+    ):
+        await connection.session.update(session=GA_SESSION)
+        await speak(connection)
+        await events_until(connection, "response.done")
+    await traced.proxy.close()
+    spans = traced.exporter.get_finished_spans()
+    [call] = [s for s in spans if s.name == "voice.call"]
+    [connection_span] = [s for s in spans if s.name == "voice.connection"]
+    turns = [s for s in spans if s.name == "voice.turn"]
+    responses = [s for s in spans if s.name.startswith("realtime.response")]
+    assert parent_of(connection_span) == call.context.span_id
+    assert connection_span.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
+    [answered] = [t for t in turns if t.attributes.get(names.TURN_VOICE_TO_VOICE)]
+    assert answered.attributes[names.TURN_MODE] == "realtime"
+    assert parent_of(answered) == call.context.span_id
+    [response] = responses
+    assert parent_of(response) == answered.context.span_id
+    assert response.attributes[names.GEN_AI_OPERATION_NAME] == names.OPERATION_REALTIME
+    assert int(response.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]) > 0  # type: ignore[arg-type]
+    assert float(response.attributes[names.REALTIME_TIME_TO_FIRST_AUDIO]) > 0  # type: ignore[arg-type]
+    handshake = backend.received[-1].headers["traceparent"]
+    assert handshake == ids.traceparent(connection_span.context.trace_id, connection_span.context.span_id)
