@@ -184,6 +184,12 @@ class VoiceMetricsSink:
         """Record what is still deferred (tests, shutdown)."""
         self._defer.drain()
 
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._defer.drain()
+
     # --- stages ---------------------------------------------------------------------------------------------
 
     def _labels(self, exchange: Exchange, model: str | None) -> dict[str, str]:
