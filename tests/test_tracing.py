@@ -340,3 +340,16 @@ async def test_realtime_call_through_the_sdk_has_a_connection_span_and_a_respons
     assert float(response.attributes[names.REALTIME_TIME_TO_FIRST_AUDIO]) > 0  # type: ignore[arg-type]
     handshake = backend.received[-1].headers["traceparent"]
     assert handshake == ids.traceparent(connection_span.context.trace_id, connection_span.context.span_id)
+
+
+async def test_a_client_trace_that_is_not_sampled_stays_unsampled_upstream_and_records_nothing(
+    traced: Traced, backend: Backend
+) -> None:
+    client_trace = "5bf92f3577b34da6a3ce929d0e0e4736"
+    await cascade_call(traced.proxy, {"traceparent": f"00-{client_trace}-00f067aa0ba902b7-00"})
+    await traced.proxy.close()
+    assert traced.exporter.get_finished_spans() == ()
+    sent = [received.headers["traceparent"] for received in backend.received]
+    assert len(sent) == 3 and all(
+        value.startswith(f"00-{client_trace}-") and value.endswith("-00") for value in sent
+    )

@@ -24,7 +24,8 @@ from typing import Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from yarl import URL
 
 from voiceguard.config import Settings, TelemetryConfig
@@ -79,6 +80,8 @@ class _SpanSpec:
     span_id: int | None = None
     decisions: list[tuple[int, PolicyDecision]] = field(default_factory=list)
     error: str | None = None
+    trace_id: int | None = None
+    """Only for a root span (no parent in this process): the trace it starts."""
 
 
 @dataclass(slots=True)
@@ -102,7 +105,10 @@ class _TurnExtras:
 
 @dataclass(slots=True)
 class _CallTrace:
-    span: Span
+    parent: Context
+    """The client's span from its ``traceparent``, or no parent."""
+    attributes: Attributes
+    started_ns: int
     trace_id: int
     flags: TraceFlags
     routes: set[str] = field(default_factory=set)
@@ -210,14 +216,12 @@ class TracingSink:
         put(attributes, names.CALL_JURISDICTION, call.jurisdiction)
         if call.subject and self._subject_hash is not None:
             attributes[names.CALL_SUBJECT_HASH] = self._subject_hash(call.subject)
-        self._ids.preset(trace_id, ids.call_span_id(call))
-        try:
-            span = self._tracer.start_span(
-                names.SPAN_CALL, context, SpanKind.SERVER, attributes, start_time=at_ns
-            )
-        finally:
-            self._ids.preset(None, None)
-        return _CallTrace(span, trace_id, span.get_span_context().trace_flags)
+        # The call span is written when the call ends (like every span here); the sampling decision it will
+        # get is taken now, since the upstream requests carry it in their traceparent.
+        sampling = self.tracing.provider.sampler.should_sample(context, trace_id, names.SPAN_CALL)
+        sampled = sampling.decision is Decision.RECORD_AND_SAMPLE
+        flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+        return _CallTrace(context, attributes, at_ns, trace_id, flags)
 
     def _call_ended(self, call: Call, at_ns: int) -> None:
         state = self._call(call)
@@ -230,7 +234,18 @@ class TracingSink:
         }
         if state.priced:
             attributes[names.COST_USD] = round(state.cost, 6)
-        self._defer(_end_span, state.span, attributes, list(state.pending_decisions), at_ns)
+        spec = _SpanSpec(
+            names.SPAN_CALL,
+            state.parent,
+            SpanKind.SERVER,
+            {**state.attributes, **attributes},
+            state.started_ns,
+            max(state.started_ns, at_ns),
+            ids.call_span_id(call),
+            list(state.pending_decisions),
+            trace_id=state.trace_id,
+        )
+        self._defer(self._write_span, spec)
 
     # --- exchanges ------------------------------------------------------------------------------------------
 
@@ -422,27 +437,15 @@ class TracingSink:
 
     def _write_span(self, spec: _SpanSpec) -> None:
         """Build and end one span (deferred: the SDK's attribute handling is the costly part)."""
-        self._ids.preset(None, spec.span_id)
+        self._ids.preset(spec.trace_id, spec.span_id)
         try:
             span = self._tracer.start_span(
                 spec.name, spec.parent, spec.kind, spec.attributes, start_time=spec.start_ns
             )
         finally:
             self._ids.preset(None, None)
-        _end_span(span, None, spec.decisions, spec.end_ns, spec.error)
-
-
-def _end_span(
-    span: Span,
-    attributes: Attributes | None,
-    decisions: list[tuple[int, PolicyDecision]],
-    end_ns: int,
-    error: str | None = None,
-) -> None:
-    if attributes:
-        span.set_attributes(attributes)
-    for decided_ns, decision in decisions:
-        span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
-    if error is not None:
-        span.set_status(Status(StatusCode.ERROR, error))
-    span.end(end_time=end_ns)
+        for decided_ns, decision in spec.decisions:
+            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+        if spec.error is not None:
+            span.set_status(Status(StatusCode.ERROR, spec.error))
+        span.end(end_time=spec.end_ns)
