@@ -124,6 +124,11 @@ class _CallTrace:
         default_factory=lambda: deque(maxlen=MAX_PENDING_DECISIONS)
     )
 
+    @property
+    def sampled(self) -> bool:
+        """An unsampled call (the client's trace is not sampled, or the sampler said no) builds no span."""
+        return bool(self.flags & TraceFlags.SAMPLED)
+
     def context_of(self, span_id: int) -> Context:
         return trace.set_span_in_context(
             NonRecordingSpan(SpanContext(self.trace_id, span_id, False, self.flags))
@@ -225,6 +230,8 @@ class TracingSink:
 
     def _call_ended(self, call: Call, at_ns: int) -> None:
         state = self._call(call)
+        if not state.sampled:
+            return
         attributes: Attributes = {
             names.CALL_ROUTES: sorted(state.routes),
             names.CALL_EXCHANGES: state.exchanges,
@@ -255,9 +262,8 @@ class TracingSink:
         state.exchanges += 1
         exchange_trace = ExchangeTrace(content=Content(self._content_budget) if self._capture else None)
         self._exchanges[exchange.id] = exchange_trace
-        sampled = bool(state.flags & TraceFlags.SAMPLED)
         exchange.upstream_headers["traceparent"] = ids.traceparent(
-            state.trace_id, ids.exchange_span_id(exchange), sampled
+            state.trace_id, ids.exchange_span_id(exchange), state.sampled
         )
         if exchange.call.tracestate:
             exchange.upstream_headers["tracestate"] = exchange.call.tracestate
@@ -312,9 +318,9 @@ class TracingSink:
 
     def _exchange_finished(self, exchange: Exchange) -> None:
         exchange_trace = self._exchanges.pop(exchange.id, None)
-        if exchange_trace is None:
-            return
         state = self._call(exchange.call)
+        if exchange_trace is None or not state.sampled:
+            return
         end = exchange.finished_ns or exchange.started_ns
         attributes = exchange_attributes(exchange, exchange_trace, self._servers.get(exchange.route))
         if exchange.transport == "websocket":
@@ -373,6 +379,8 @@ class TracingSink:
         state.finished_turns.add(turn.number)
         state.turns += 1
         state.interruptions += int(turn.interrupted)
+        if not state.sampled:
+            return
         start = min(turn.started_ns, extras.earliest_ns or turn.started_ns)
         end = max(start, turn.ended_ns or start)
         attributes = turn_attributes(call.id, turn, turn_mode(turn, extras.stages), extras.tally)
