@@ -17,10 +17,7 @@ sink runs on the request path and only builds spans; exporting happens in the pr
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -60,87 +57,14 @@ from voiceguard.telemetry.spans import (
     turn_mode,
     usage_attributes,
 )
+from voiceguard.telemetry.trace_state import (
+    MAX_CONNECTIONS_PER_CALL,
+    CallTrace,
+    Connection,
+    SpanSpec,
+    TurnExtras,
+)
 from voiceguard.turns import Turn
-
-MAX_PENDING_DECISIONS: Final = 256
-MAX_CONNECTIONS_PER_CALL: Final = 64
-SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-
-
-@dataclass(frozen=True, slots=True)
-class _SpanSpec:
-    """Everything a span needs, taken on the request path; the span itself is built later."""
-
-    name: str
-    parent: Context
-    kind: SpanKind
-    attributes: Attributes
-    start_ns: int
-    end_ns: int
-    span_id: int | None = None
-    decisions: list[tuple[int, PolicyDecision]] = field(default_factory=list)
-    error: str | None = None
-    trace_id: int | None = None
-    """Only for a root span (no parent in this process): the trace it starts."""
-
-
-@dataclass(slots=True)
-class _Connection:
-    """A WebSocket exchange of a call, for the per-turn stage spans it gets."""
-
-    exchange: Exchange
-    trace: ExchangeTrace
-
-
-@dataclass(slots=True)
-class _TurnExtras:
-    tally: UsageTally = field(default_factory=UsageTally)
-    cost: float = 0.0
-    priced: bool = False
-    earliest_ns: int | None = None
-    connections: set[str] = field(default_factory=set)
-    stages: set[Stage] = field(default_factory=set)
-    content: Content | None = None
-
-
-@dataclass(slots=True)
-class _CallTrace:
-    parent: Context
-    """The client's span from its ``traceparent``, or no parent."""
-    attributes: Attributes
-    started_ns: int
-    trace_id: int
-    flags: TraceFlags
-    routes: set[str] = field(default_factory=set)
-    exchanges: int = 0
-    turns: int = 0
-    interruptions: int = 0
-    cost: float = 0.0
-    priced: bool = False
-    extras: dict[int, _TurnExtras] = field(default_factory=dict)
-    finished_turns: set[int] = field(default_factory=set)
-    connections: dict[str, _Connection] = field(default_factory=dict)
-    pending_decisions: deque[tuple[int, PolicyDecision]] = field(
-        default_factory=lambda: deque(maxlen=MAX_PENDING_DECISIONS)
-    )
-
-    @property
-    def sampled(self) -> bool:
-        """An unsampled call (the client's trace is not sampled, or the sampler said no) builds no span."""
-        return bool(self.flags & TraceFlags.SAMPLED)
-
-    def context_of(self, span_id: int) -> Context:
-        return trace.set_span_in_context(
-            NonRecordingSpan(SpanContext(self.trace_id, span_id, False, self.flags))
-        )
-
-    def turn(self, number: int) -> _TurnExtras | None:
-        if number in self.finished_turns:
-            return None
-        extras = self.extras.get(number)
-        if extras is None:
-            extras = self.extras[number] = _TurnExtras()
-        return extras
 
 
 def upstream_hosts(settings: Settings) -> dict[str, str]:
@@ -200,10 +124,10 @@ class TracingSink:
 
     # --- calls ----------------------------------------------------------------------------------------------
 
-    def _call(self, call: Call, at_ns: int | None = None) -> _CallTrace:
+    def _call(self, call: Call, at_ns: int | None = None) -> CallTrace:
         return call.scratch(self, lambda: self._start_call(call, at_ns or call.started_ns))
 
-    def _start_call(self, call: Call, at_ns: int) -> _CallTrace:
+    def _start_call(self, call: Call, at_ns: int) -> CallTrace:
         trace_id = ids.trace_id_for(call)
         parent = ids.remote_parent(call)
         if parent is not None:
@@ -226,7 +150,7 @@ class TracingSink:
         sampling = self.tracing.provider.sampler.should_sample(context, trace_id, names.SPAN_CALL)
         sampled = sampling.decision is Decision.RECORD_AND_SAMPLE
         flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
-        return _CallTrace(context, attributes, at_ns, trace_id, flags)
+        return CallTrace(context, attributes, at_ns, trace_id, flags)
 
     def _call_ended(self, call: Call, at_ns: int) -> None:
         state = self._call(call)
@@ -241,7 +165,7 @@ class TracingSink:
         }
         if state.priced:
             attributes[names.COST_USD] = round(state.cost, 6)
-        spec = _SpanSpec(
+        spec = SpanSpec(
             names.SPAN_CALL,
             state.parent,
             SpanKind.SERVER,
@@ -270,7 +194,7 @@ class TracingSink:
         if exchange.transport == "websocket":
             if len(state.connections) >= MAX_CONNECTIONS_PER_CALL:
                 state.connections.pop(next(iter(state.connections)))
-            state.connections[exchange.id] = _Connection(exchange, exchange_trace)
+            state.connections[exchange.id] = Connection(exchange, exchange_trace)
 
     def _event(self, record: EventObserved) -> None:
         exchange = record.exchange
@@ -297,7 +221,7 @@ class TracingSink:
                 extras.content = Content(self._content_budget)
             extras.content.observe(record.event)
 
-    def _price(self, call: Call, extras: _TurnExtras, model: str | None, event: object) -> None:
+    def _price(self, call: Call, extras: TurnExtras, model: str | None, event: object) -> None:
         single = UsageTally()
         if not single.observe(event):  # type: ignore[arg-type]
             return
@@ -340,7 +264,7 @@ class TracingSink:
             error = exchange.error_type or exchange_trace.upstream_error or str(exchange.status)
         self._defer(
             self._write_span,
-            _SpanSpec(
+            SpanSpec(
                 name,
                 state.context_of(parent),
                 SpanKind.CLIENT,
@@ -353,7 +277,7 @@ class TracingSink:
             ),
         )
 
-    def _stage_parent(self, exchange: Exchange, state: _CallTrace) -> int:
+    def _stage_parent(self, exchange: Exchange, state: CallTrace) -> int:
         number = exchange.turn_number
         if number is None or exchange.info.stage is Stage.OTHER:
             return ids.call_span_id(exchange.call)
@@ -364,7 +288,7 @@ class TracingSink:
                 extras.earliest_ns = exchange.started_ns
         return ids.turn_span_id(exchange.call, number)
 
-    def _add_cost(self, exchange: Exchange, state: _CallTrace, cost: float) -> None:
+    def _add_cost(self, exchange: Exchange, state: CallTrace, cost: float) -> None:
         state.cost += cost
         state.priced = True
         if exchange.turn_number is not None and (extras := state.turn(exchange.turn_number)) is not None:
@@ -375,7 +299,7 @@ class TracingSink:
 
     def _turn_finished(self, call: Call, turn: Turn) -> None:
         state = self._call(call)
-        extras = state.extras.pop(turn.number, None) or _TurnExtras()
+        extras = state.extras.pop(turn.number, None) or TurnExtras()
         state.finished_turns.add(turn.number)
         state.turns += 1
         state.interruptions += int(turn.interrupted)
@@ -389,7 +313,7 @@ class TracingSink:
         decisions: list[tuple[int, PolicyDecision]] = []
         while state.pending_decisions and state.pending_decisions[0][0] <= end:
             decisions.append(state.pending_decisions.popleft())
-        spec = _SpanSpec(
+        spec = SpanSpec(
             names.SPAN_TURN,
             state.context_of(ids.call_span_id(call)),
             SpanKind.INTERNAL,
@@ -403,7 +327,7 @@ class TracingSink:
         self._connection_stages(call, state, turn, extras, end)
 
     def _connection_stages(
-        self, call: Call, state: _CallTrace, turn: Turn, extras: _TurnExtras, turn_end: int
+        self, call: Call, state: CallTrace, turn: Turn, extras: TurnExtras, turn_end: int
     ) -> None:
         """Per-turn spans for the sockets that worked in this turn (a realtime response, streamed STT/TTS)."""
         parent = state.context_of(ids.turn_span_id(call, turn.number))
@@ -441,9 +365,9 @@ class TracingSink:
                 if extras.content is not None:
                     attributes.update(extras.content.attributes(self._redactor))
             name = stage_span_name(exchange.info, model, exchange.route)
-            self._defer(self._write_span, _SpanSpec(name, parent, SpanKind.CLIENT, attributes, *window))
+            self._defer(self._write_span, SpanSpec(name, parent, SpanKind.CLIENT, attributes, *window))
 
-    def _write_span(self, spec: _SpanSpec) -> None:
+    def _write_span(self, spec: SpanSpec) -> None:
         """Build and end one span (deferred: the SDK's attribute handling is the costly part)."""
         self._ids.preset(spec.trace_id, spec.span_id)
         try:
