@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from yarl import URL
 
 from voiceguard.protocols import PROTOCOL_NAMES
+from voiceguard.telemetry.prices import DEFAULT_PRICES
 
 DEFAULT_ROUTES: dict[str, dict[str, str]] = {
     "openai": {"upstream": "https://api.openai.com", "protocol": "openai"},
@@ -159,6 +160,61 @@ def _known_jurisdiction(code: str) -> str:
     return normalised
 
 
+class PriceConfig(_Section):
+    """What one model costs, in US dollars; fields that do not apply to the model stay 0."""
+
+    input_per_mtok: float = Field(0.0, ge=0)
+    """Per million input (text) tokens."""
+    cached_input_per_mtok: float | None = Field(None, ge=0)
+    """Per million cached input tokens; the input price when unset."""
+    output_per_mtok: float = Field(0.0, ge=0)
+    audio_input_per_mtok: float = Field(0.0, ge=0)
+    audio_output_per_mtok: float = Field(0.0, ge=0)
+    audio_input_per_minute: float = Field(0.0, ge=0)
+    """Speech-to-text billed by the minute of audio heard."""
+    audio_output_per_minute: float = Field(0.0, ge=0)
+    """Text-to-speech billed by the minute of audio produced."""
+    per_million_characters: float = Field(0.0, ge=0)
+    """Text-to-speech billed by the character."""
+
+
+class TelemetryConfig(_Section):
+    """Traces and voice metrics. OTLP export is configured with the standard ``OTEL_*`` variables.
+
+    ``capture_content`` records prompts, replies and transcripts on spans, always after redaction (never
+    audio); it is off by default. ``trace_file`` appends finished spans as JSON lines to a local file (for
+    a first run without a collector). ``prices`` adds to or overrides the built-in price table per model.
+    """
+
+    tracing: bool = True
+    capture_content: bool = False
+    max_content_chars: int = Field(4096, ge=64, le=1_000_000)
+    trace_file: Path | None = None
+    trace_file_max_bytes: int = Field(100 * MIB, gt=0)
+    span_queue_size: int = Field(4096, ge=16)
+    span_batch_size: int = Field(512, ge=1)
+    span_export_delay_s: float = Field(1.0, gt=0, le=60)
+    shutdown_timeout_s: float = Field(5.0, gt=0, le=120)
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=lambda: {model: PriceConfig(**price) for model, price in DEFAULT_PRICES.items()}
+    )
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _on_top_of_defaults(cls, value: object) -> object:
+        if value is None:
+            return DEFAULT_PRICES
+        if not isinstance(value, Mapping):
+            return value
+        return {**DEFAULT_PRICES, **value}
+
+    @model_validator(mode="after")
+    def _batch_fits_queue(self) -> TelemetryConfig:
+        if self.span_batch_size > self.span_queue_size:
+            raise ValueError("telemetry.span_batch_size must not exceed telemetry.span_queue_size")
+        return self
+
+
 class Settings(_Section):
     """The whole configuration of one voiceguard process."""
 
@@ -171,6 +227,7 @@ class Settings(_Section):
     admin: AdminConfig = AdminConfig()
     logging: LoggingConfig = LoggingConfig()
     policy: PolicyConfig = PolicyConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
 
     @field_validator("routes")
     @classmethod

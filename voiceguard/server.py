@@ -11,13 +11,13 @@ import contextlib
 import os
 import signal
 import ssl
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import structlog
 from aiohttp import web
-from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
@@ -36,8 +36,13 @@ from voiceguard.proxy.policy_watch import PolicyWatcher
 from voiceguard.proxy.runtime import Runtime, build_routes
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
+from voiceguard.redaction import MaskEverything
+from voiceguard.telemetry.export import build_resource, metric_readers, run_bounded
 from voiceguard.telemetry.logging import RequestLogSink
 from voiceguard.telemetry.metrics import Metrics, MetricsSink
+from voiceguard.telemetry.provider import Tracing, build_tracing
+from voiceguard.telemetry.tracing import TracingSink, upstream_hosts
+from voiceguard.telemetry.voice_metrics import VoiceMetricsSink
 
 log = structlog.get_logger("voiceguard.server")
 
@@ -46,6 +51,7 @@ SWEEP_INTERVAL_S: Final = 1.0
 
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
+    handler_started = time.perf_counter_ns()
     runtime = request.app[RUNTIME]
     name = request.match_info["route"]
     route = runtime.routes.get(name)
@@ -83,14 +89,29 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         return error_response(
             503, "too_many_calls", "voiceguard is at its configured limit of concurrent calls"
         )
+    runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
     if websocket:
         return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
     return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
 
 
-def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
+def _build_sinks(
+    settings: Settings, metrics: Metrics, keys: KeyStore | None = None, tracing: Tracing | None = None
+) -> list[Sink]:
     """The sinks, in order: what every record is handed to."""
-    return [MetricsSink(metrics), RequestLogSink()]
+    sinks: list[Sink] = [MetricsSink(metrics), VoiceMetricsSink(metrics, settings.telemetry)]
+    if tracing is not None:
+        sinks.append(
+            TracingSink(
+                tracing,
+                settings.telemetry,
+                MaskEverything(),
+                servers=upstream_hosts(settings),
+                subject_hash=keys.subject_hash if keys is not None else None,
+            )
+        )
+    sinks.append(RequestLogSink())
+    return sinks
 
 
 async def _sweeper(pipeline: Pipeline) -> None:
@@ -120,9 +141,10 @@ def build_app(
 ) -> web.Application:
     """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``)."""
     keys = KeyStore(settings.data_dir)
-    resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
-    metrics = Metrics(resource)
-    sinks = [*_build_sinks(settings, metrics), *extra_sinks]
+    resource = build_resource(__version__, os.environ)
+    metrics = Metrics(resource, extra_readers=metric_readers(os.environ))
+    tracing = build_tracing(settings.telemetry, os.environ, resource, metrics.meter)
+    sinks = [*_build_sinks(settings, metrics, keys, tracing), *extra_sinks]
     policies = _load_policies(settings)
     chain = GuardChain(build_guards(settings, policies) if guards is None else guards)
     pipeline = Pipeline(
@@ -173,7 +195,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 log.exception("sink_close_failed", sink=getattr(sink, "name", type(sink).__name__))
         if runtime.client is not None:
             await runtime.client.close()
-        runtime.metrics.shutdown()
+        # A collector that never answers must not hold shutdown: the final metrics export is bounded.
+        run_bounded(runtime.metrics.shutdown, runtime.settings.telemetry.shutdown_timeout_s, "metrics")
 
 
 def _start_policy_watcher(runtime: Runtime) -> asyncio.Task[None] | None:

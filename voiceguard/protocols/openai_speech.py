@@ -23,6 +23,7 @@ from voiceguard.events import (
     Stage,
     TextRole,
     TTSText,
+    Usage,
     WireAnomaly,
 )
 from voiceguard.protocols import sse
@@ -98,7 +99,7 @@ class SpeechCodec:
             audio = PCM16_24K
         elif content_type.startswith(("audio/wav", "audio/x-wav", "audio/wave")):
             audio = _AUDIO_FORMATS["wav"]
-        return SpeechAudioCodec(audio, self._marker(content_type))
+        return SpeechAudioCodec(audio, self._marker(content_type), self._model)
 
     def _marker(self, content_type: str) -> ContainerMarker | None:
         container = format_of(content_type) or self._format
@@ -110,9 +111,12 @@ class SpeechCodec:
 class SpeechAudioCodec:
     """Audio bytes as they stream: one unit per chunk, measured; a held chunk is not forwarded."""
 
-    def __init__(self, audio: AudioFormat, marker: ContainerMarker | None = None) -> None:
+    def __init__(
+        self, audio: AudioFormat, marker: ContainerMarker | None = None, model: str | None = None
+    ) -> None:
         self._audio = audio
         self._marker = marker
+        self._model = model
         self._wav = audio.encoding == "wav"
         self._head = b""
         self._data_offset: int | None = None if self._wav else 0
@@ -137,7 +141,9 @@ class SpeechAudioCodec:
 
     def end(self) -> list[WireUnit]:
         rest = self._marker.end() if self._marker is not None else b""
-        return [WireUnit(raw=rest)] if rest else []
+        # Binary speech reports no usage; the model the request named is what telemetry prices and labels.
+        events: list[Event] = [Usage(model=self._model)] if self._model else []
+        return [WireUnit(raw=rest, events=events)] if rest or events else []
 
     def render(self, unit: WireUnit, events: Sequence[Event]) -> bytes:
         return unit.raw if any(event is own for event in events for own in unit.events) else b""

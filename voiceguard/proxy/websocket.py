@@ -101,9 +101,11 @@ class WebSocketRelay:
     ) -> UpstreamSocket | web.Response:
         runtime, exchange = self.runtime, self.exchange
         settings = runtime.settings
+        prepare_started = time.perf_counter_ns()
         url = self.route.upstream_url(head.path, websocket=True).with_query(query)
         headers = forward_headers(self.request.headers, WEBSOCKET_DROP)
         headers.update(exchange.upstream_headers)
+        runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - prepare_started)
         runtime.pipeline.request_sent(exchange)
         try:
             async with asyncio.timeout(settings.timeouts.websocket_handshake):
@@ -210,13 +212,13 @@ class WebSocketRelay:
                     out = pipeline.process(exchange, unit.events, direction)
                     if not same_events(unit.events, out):
                         frames = codec.render(unit, out)
-                        exchange.proxy_ns += time.perf_counter_ns() - started
+                        pipeline.add_overhead(exchange, time.perf_counter_ns() - started)
                         for frame in frames:
                             await sink.send_frame(
                                 frame.raw, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT
                             )
                         continue
-                exchange.proxy_ns += time.perf_counter_ns() - started
+                pipeline.add_overhead(exchange, time.perf_counter_ns() - started)
                 await sink.send_frame(data, kind)
             elif kind is WSMsgType.PING:
                 await sink.ping(message.data)
