@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguard import __version__
+from voiceguard.audit.cli import add_audit_commands
 from voiceguard.config import ConfigError, Settings, load_settings
 
 
@@ -50,6 +51,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.logging.level, settings.logging.format)
     try:
         asyncio.run(server.serve_forever(settings))
+    except ConfigError as exc:
+        print(f"voiceguard: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"voiceguard: cannot listen on {settings.listen.host}:{settings.listen.port}: {exc.strerror}",
@@ -73,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="private key (PEM) for --tls-cert")
     serve.set_defaults(handler=_cmd_serve)
+    add_audit_commands(commands, _add_config_argument)
     return parser
 
 

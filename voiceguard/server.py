@@ -21,6 +21,9 @@ from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
+from voiceguard.audit.admin_api import add_audit_routes
+from voiceguard.audit.factory import open_store
+from voiceguard.audit.sink import AuditSink
 from voiceguard.config import Settings
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
@@ -30,7 +33,7 @@ from voiceguard.pipeline import Pipeline
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
-from voiceguard.proxy.runtime import Runtime, build_routes
+from voiceguard.proxy.runtime import Readiness, Runtime, build_routes
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
 from voiceguard.telemetry.logging import RequestLogSink
@@ -44,6 +47,10 @@ SWEEP_INTERVAL_S: Final = 1.0
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
     runtime = request.app[RUNTIME]
+    if runtime.audit.refuses_traffic:
+        return error_response(
+            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
+        )
     name = request.match_info["route"]
     route = runtime.routes.get(name)
     if route is None:
@@ -90,6 +97,14 @@ def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
     return [MetricsSink(metrics), RequestLogSink()]
 
 
+def _build_audit(
+    settings: Settings, keys: KeyStore, metrics: Metrics, readiness: Readiness
+) -> AuditSink | None:
+    if settings.audit.store == "off":
+        return None
+    return AuditSink(open_store(settings), keys, settings.audit, metrics=metrics, readiness=readiness)
+
+
 async def _sweeper(pipeline: Pipeline) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
@@ -109,7 +124,9 @@ def build_app(
     keys = KeyStore(settings.data_dir)
     resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
     metrics = Metrics(resource)
-    sinks = [*_build_sinks(settings, metrics), *extra_sinks]
+    readiness = Readiness()
+    audit = _build_audit(settings, keys, metrics, readiness)
+    sinks = [*_build_sinks(settings, metrics), *([audit] if audit is not None else []), *extra_sinks]
     chain = GuardChain(build_guards(settings) if guards is None else guards)
     pipeline = Pipeline(
         chain,
@@ -123,11 +140,15 @@ def build_app(
         pipeline=pipeline,
         metrics=metrics,
         keys=keys,
+        readiness=readiness,
         admin_token=os.environ.get(settings.admin.token_env) or None,
     )
+    if audit is not None:
+        runtime.audit = audit
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime
     add_admin_routes(app)
+    add_audit_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
     app.router.add_route("*", "/{route}", proxy_handler)
     app.cleanup_ctx.append(_lifecycle)
