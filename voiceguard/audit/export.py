@@ -195,6 +195,7 @@ class Export:
         self.records = 0
 
     async def chunks(self) -> AsyncIterator[str]:
+        await self.store.attach()
         header = header_line(self.store.origin, self.keys, self.selection, self.now_us)
         verifier = ChainVerifier(self.store.origin, {key.key_id: key for key in self.keys}, export=True)
         pending: list[str] = []

@@ -158,6 +158,12 @@ class PostgresStore:
 
         await self._with("writer", nothing)
 
+    async def attach(self) -> None:
+        async def nothing(connection: asyncpg.Connection) -> None:
+            return None
+
+        await self._with("reader", nothing)
+
     async def close(self) -> None:
         await self._drop("writer")
         await self._drop("reader")

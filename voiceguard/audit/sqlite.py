@@ -148,6 +148,9 @@ class SqliteStore:
     async def open(self) -> None:
         await self._on(self._write_thread, self._write_connection)
 
+    async def attach(self) -> None:
+        await self._on(self._read_thread, self._load_origin)
+
     async def close(self) -> None:
         def close_writer() -> None:
             if self._writer is not None:

@@ -90,6 +90,10 @@ class AuditStore(Protocol):
         """Connect, and create the schema and the log's origin on first use."""
         ...
 
+    async def attach(self) -> None:
+        """Find an existing log for reading (its origin), creating nothing; raises if there is none."""
+        ...
+
     async def close(self) -> None: ...
 
     async def append(

@@ -71,6 +71,8 @@ class ChainVerifier:
         self._trusted = trusted
         self._size = 0
         self._head = GENESIS
+        self._signed_from = 0
+        """The size the last verified checkpoint (or genesis) vouches for."""
         self._run_records = 0
         """Records since the last verified checkpoint (in an export: the current run)."""
         self._last_checkpoint: Checkpoint | None = None
@@ -202,6 +204,7 @@ class ChainVerifier:
             if self._export and self._run_records == 0:
                 # The start of a run: the export skips ahead to a signed head.
                 self._size, self._head = checkpoint.size, checkpoint.head
+                self._signed_from = checkpoint.size
                 self.report.checkpoints += 1
                 return True
             first = self._size + 1
@@ -215,13 +218,15 @@ class ChainVerifier:
         if checkpoint.size < self._size:
             return self._fail(None, f"{where} arrives after record #{self._size} (checkpoints out of order)")
         if checkpoint.head != self._head:
+            first = self._signed_from + 1
             return self._fail(
                 self._size,
-                f"records up to #{self._size} do not match the signed {where}: a record at or before "
-                f"#{self._size} was rewritten along with its hashes",
+                f"records up to #{self._size} do not match the signed {where}: a record between "
+                f"#{first} and #{self._size} was rewritten along with its hashes",
             )
         self.report.checkpoints += 1
         self.report.signed_through = checkpoint.size
+        self._signed_from = checkpoint.size
         self._run_records = 0
         return True
 
@@ -261,6 +266,7 @@ async def verify_store(
     progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Verify the whole log in the store, streaming it page by page."""
+    await store.attach()
     by_id = {key.key_id: key for key in keys}
     verifier = ChainVerifier(store.origin, by_id, trusted=trusted)
     if trusted is not None:
