@@ -70,7 +70,9 @@ def signer(keys: KeyStore) -> CheckpointSigner:
     return CheckpointSigner(keys.signing_key("audit"))
 
 
-def entry(n: int, *, call_id: str | None = "call-1", kind: str = "request", time_us: int | None = None) -> Entry:
+def entry(
+    n: int, *, call_id: str | None = "call-1", kind: str = "request", time_us: int | None = None
+) -> Entry:
     return make_entry(
         kind,
         {"n": n, "route": "openai"},

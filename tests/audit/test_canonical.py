@@ -22,7 +22,11 @@ def test_strings_escape_only_quote_backslash_and_control_characters() -> None:
 
 
 def test_rfc8785_literals_and_nesting() -> None:
-    value = {"numbers": [0, -1, 9007199254740991], "literals": [None, True, False], "nested": {"z": [], "y": {}}}
+    value = {
+        "numbers": [0, -1, 9007199254740991],
+        "literals": [None, True, False],
+        "nested": {"z": [], "y": {}},
+    }
     assert canonical(value) == (
         '{"literals":[null,true,false],"nested":{"y":{},"z":[]},"numbers":[0,-1,9007199254740991]}'
     )
@@ -35,7 +39,9 @@ def test_values_that_do_not_round_trip_are_refused(bad: object) -> None:
 
 
 def test_an_entry_spliced_with_its_sequence_number_is_canonical() -> None:
-    entry = make_entry("decision", {"rule": "PII-1", "counts": {"CREDIT_CARD": 2}}, time_us=5, call_id="c", source="r")
+    entry = make_entry(
+        "decision", {"rule": "PII-1", "counts": {"CREDIT_CARD": 2}}, time_us=5, call_id="c", source="r"
+    )
     body = entry.body(42)
     parsed = json.loads(body)
     assert canonical(parsed) == body

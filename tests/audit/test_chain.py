@@ -29,8 +29,11 @@ def test_checkpoint_signature_covers_the_documented_text(keys: KeyStore) -> None
     second = signer.sign("voiceguard-audit/x", 7, "cd" * 32, 1_700_000_001_000_000, first)
     assert second.previous_signature == first.signature
     message = (
-        "voiceguard-audit-checkpoint/v1\nvoiceguard-audit/x\n7\n" + "cd" * 32 + "\n2023-11-14T22:13:21.000000Z\n"
-        + first.signature + "\n"
+        "voiceguard-audit-checkpoint/v1\nvoiceguard-audit/x\n7\n"
+        + "cd" * 32
+        + "\n2023-11-14T22:13:21.000000Z\n"
+        + first.signature
+        + "\n"
     ).encode()
     public = Ed25519PublicKey.from_public_bytes(signer.public.raw)
     public.verify(base64.b64decode(second.signature), message)  # raises if the text differs

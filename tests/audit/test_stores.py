@@ -41,7 +41,9 @@ async def test_a_checkpoint_is_signed_in_the_append_that_reaches_the_threshold(
     assert await opened.checkpoint(signer, 12) is None  # the head is already covered
     await opened.append([entry(5)], signer, 3, 13)
     sealed = await opened.checkpoint(signer, 14)
-    assert sealed is not None and sealed.size == 5 and sealed.previous_signature == result.checkpoint.signature
+    assert (
+        sealed is not None and sealed.size == 5 and sealed.previous_signature == result.checkpoint.signature
+    )
     assert [c.size for c in await opened.checkpoints(0, 10)] == [4, 5]
     covering = await opened.checkpoint_covering(2)
     before = await opened.checkpoint_before(5)
@@ -99,7 +101,9 @@ _WRITER = textwrap.dedent(
         store = SqliteStore(Path(where)) if kind == "sqlite" else PostgresStore(sys.argv[5], where)
         await store.open()
         for batch in range(20):
-            entries = [make_entry("request", {"n": i}, time_us=1, call_id=name, source=name) for i in range(5)]
+            entries = [
+                make_entry("request", {"n": i}, time_us=1, call_id=name, source=name) for i in range(5)
+            ]
             await store.append(entries, signer, 50, batch)
         await store.close()
 

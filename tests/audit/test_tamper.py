@@ -68,7 +68,9 @@ def tamper(store_kind: str, tmp_path: Path, pg_schema: str) -> Tamper:
             connection = await asyncpg.connect(PG_DSN)
             try:
                 await connection.execute(
-                    sql.format(records=f"{pg_schema}.audit_records", checkpoints=f"{pg_schema}.audit_checkpoints")
+                    sql.format(
+                        records=f"{pg_schema}.audit_records", checkpoints=f"{pg_schema}.audit_checkpoints"
+                    )
                 )
             finally:
                 await connection.close()
@@ -118,7 +120,9 @@ def test_a_deleted_record_is_named(log: Path, tamper: Tamper, capsys: pytest.Cap
     assert "FAILED at record #5" in out and "missing" in out
 
 
-def test_two_reordered_records_are_named(log: Path, tamper: Tamper, capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_reordered_records_are_named(
+    log: Path, tamper: Tamper, capsys: pytest.CaptureFixture[str]
+) -> None:
     tamper(
         "UPDATE {records} SET seq = -4 WHERE seq = 4; UPDATE {records} SET seq = 4 WHERE seq = 5; "
         "UPDATE {records} SET seq = 5 WHERE seq = -4"

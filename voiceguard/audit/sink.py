@@ -165,9 +165,11 @@ class AuditSink:
         elif self.config.fail_closed:
             raise AuditUnavailable(f"{kind}: audit queue full, record dropped")
 
-    def _submit(self, kind: str, data: Mapping[str, JsonValue], *, call_id: str | None = None) -> int | None:
+    def _submit(
+        self, kind: str, data: Mapping[str, JsonValue], *, call_id: str | None = None, force: bool = False
+    ) -> int | None:
         entry = make_entry(kind, data, time_us=self._clock_ns() // 1000, call_id=call_id, source=self._source)
-        return self.writer.submit(entry)
+        return self.writer.submit(entry, force=force)
 
     async def checkpoint_now(self) -> bool:
         """Commit everything queued and sign the head, so an export made now is covered to its end."""
@@ -190,7 +192,9 @@ class AuditSink:
     async def close(self) -> None:
         if not self._started:
             return
-        self._submit(LOGGING_STOPPED, {"reason": "shutdown", "pid": os.getpid(), "replica": self._source})
+        self._submit(
+            LOGGING_STOPPED, {"reason": "shutdown", "pid": os.getpid(), "replica": self._source}, force=True
+        )
         lost = await self.writer.stop(STOP_TIMEOUT_S)
         if lost:
             log.error("audit_records_lost_at_shutdown", records=lost, error=self.writer.last_error)

@@ -1,0 +1,100 @@
+"""Reading what a live voiceguard wrote, the way an operator would: straight from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from voiceguard.events import Event, PolicyDecision, PromptText
+from voiceguard.guards.base import GuardContext
+from voiceguard.session import Call
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+AUTH = {"Authorization": "Bearer sk-test"}
+CARD = "4111 1111 1111 1111"
+
+
+def sqlite_records(path: Path) -> list[dict[str, Any]]:
+    """Every record's content, in log order, read with a connection of our own."""
+    connection = sqlite3.connect(path)
+    try:
+        return [
+            json.loads(body) for (body,) in connection.execute("SELECT body FROM audit_records ORDER BY seq")
+        ]
+    finally:
+        connection.close()
+
+
+def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [record for record in records if record["kind"] == kind]
+
+
+async def chat(client: aiohttp.ClientSession, base: str, call_id: str | None = None, **headers: str) -> int:
+    sent = {**AUTH, **headers}
+    if call_id is not None:
+        sent["X-VoiceGuard-Call-Id"] = call_id
+    async with client.post(f"{base}/openai/v1/chat/completions", json=CHAT, headers=sent) as response:
+        await response.read()
+        return response.status
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 20.0) -> None:
+    """Wait for a condition the proxy reaches on its own (a retry, a health change)."""
+    deadline = time.monotonic() + within_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def metric(text: str, name: str) -> float:
+    """The value of a metric line ``name{...} value`` in Prometheus text (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+class SqliteLock:
+    """Holds the audit file's write lock from another connection: a real store outage for voiceguard."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def __enter__(self) -> SqliteLock:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.execute("ROLLBACK")
+        self.connection.close()
+
+
+class CardRedactor:
+    """A stand-in policy step that reports a PII decision, the way the PII guard does."""
+
+    name = "test-pii"
+
+    def start(self, call: Call) -> None:
+        return None
+
+    def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
+        yield event
+        if isinstance(event, PromptText) and CARD in event.text:
+            yield PolicyDecision(
+                "PII-CARD",
+                "redact",
+                "redacted",
+                counts=(("CREDIT_CARD", 1),),
+                evidence=(("recognizer", "luhn"),),
+            )
+
+    def finish(self, call: Call) -> None:
+        return None
