@@ -36,11 +36,22 @@ def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [record for record in records if record["kind"] == kind]
 
 
-async def chat(client: aiohttp.ClientSession, base: str, call_id: str | None = None, **headers: str) -> int:
-    sent = {**AUTH, **headers}
+async def chat(
+    client: aiohttp.ClientSession,
+    base: str,
+    call_id: str | None = None,
+    *,
+    content: str = "hello",
+    subject: str | None = None,
+) -> int:
+    """One chat completion through voiceguard; returns the status once the whole response was read."""
+    sent = dict(AUTH)
     if call_id is not None:
         sent["X-VoiceGuard-Call-Id"] = call_id
-    async with client.post(f"{base}/openai/v1/chat/completions", json=CHAT, headers=sent) as response:
+    if subject is not None:
+        sent["X-VoiceGuard-Subject"] = subject
+    body = {**CHAT, "messages": [{"role": "user", "content": content}]}
+    async with client.post(f"{base}/openai/v1/chat/completions", json=body, headers=sent) as response:
         await response.read()
         return response.status
 
