@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sqlite3
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -109,3 +111,48 @@ class CardRedactor:
 
     def finish(self, call: Call) -> None:
         return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run a command to its end without blocking the loop; returns the exit code and its output."""
+    process = await asyncio.create_subprocess_exec(
+        *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    return await process.wait(), output.decode()
+
+
+async def start_serving(config: Path, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """``voiceguard serve`` as a real process (output discarded)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voiceguard",
+        "serve",
+        "--config",
+        str(config),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def wait_ready(base: str, process: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as client:
+        while time.monotonic() < deadline:
+            assert process.returncode is None, "voiceguard exited before it was healthy"
+            try:
+                async with client.get(f"{base}/_voiceguard/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("voiceguard did not become ready")

@@ -36,7 +36,13 @@ T = TypeVar("T")
 
 _RECORD_COLUMNS: Final = ("seq", "time_us", "kind", "call_id", "body", "leaf", "prev", "hash")
 _CHECKPOINT_COLUMNS: Final = ("size", "head", "time_us", "previous_signature", "key_id", "signature")
-_FAILURES: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_FAILURES: Final = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # e.g. a connection left mid-operation by a terminated backend
+    OSError,
+    TimeoutError,
+)
 
 
 def _redact_dsn(dsn: str) -> str:

@@ -186,6 +186,11 @@ class AuditWriter:
         except StoreUnavailable as exc:
             self.mark_down(exc)
             return False
+        except Exception as exc:
+            # Never let the writer die: an unexpected error is an outage too, retried like one.
+            log.exception("audit_writer_error")
+            self.mark_down(StoreUnavailable(f"{self.store.description}: {type(exc).__name__}: {exc}"))
+            return False
         if not self.healthy:
             self.healthy = True
             self.last_error = None
