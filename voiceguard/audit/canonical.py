@@ -10,7 +10,8 @@ between two implementations cannot be verified. Durations are therefore integer 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final, TypeAlias
 
@@ -19,7 +20,8 @@ JsonValue: TypeAlias = "str | int | bool | Sequence[JsonValue] | Mapping[str, Js
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 """Beyond this an integer does not survive a JavaScript or I-JSON reader unchanged (RFC 8785 §3.2.2.3)."""
 
-_ENCODE_STRING = json.JSONEncoder(ensure_ascii=False).encode
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
+"""The C string escaper behind ``ensure_ascii=False``: escapes exactly what RFC 8785 escapes."""
 
 
 class NotCanonical(ValueError):
@@ -30,34 +32,48 @@ def _utf16_key(key: str) -> bytes:
     return key.encode("utf-16-be", "surrogatepass")
 
 
+def _sorted_keys(keys: list[str]) -> list[str]:
+    # Code-point order equals UTF-16 order unless a key holds characters above U+FFFF; ASCII is the norm.
+    if "".join(keys).isascii():
+        return sorted(keys)
+    return sorted(keys, key=_utf16_key)
+
+
 def _write(value: object, out: list[str]) -> None:
-    if value is None:
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_string(value))  # type: ignore[arg-type]
+    elif kind is int:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+            raise NotCanonical(f"integer {value} is outside the interoperable range ±(2**53-1)")
+        out.append(str(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, str):
-        out.append(_encode_string(value))
-    elif isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise NotCanonical(f"integer {value} is outside the interoperable range ±(2**53-1)")
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        raise NotCanonical("floating-point numbers are not allowed in audit records; use integers")
     elif isinstance(value, Mapping):
         keys = list(value)
         for key in keys:
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise NotCanonical(f"object keys must be strings, got {type(key).__name__}")
         out.append("{")
-        for index, key in enumerate(sorted(keys, key=_utf16_key)):
-            if index:
+        first = True
+        for key in _sorted_keys(keys):
+            if not first:
                 out.append(",")
+            first = False
             out.append(_encode_string(key))
             out.append(":")
             _write(value[key], out)
         out.append("}")
+    elif isinstance(value, str):  # a str subclass, e.g. a StrEnum member
+        out.append(_encode_string(str.__str__(value)))
+    elif isinstance(value, float):
+        raise NotCanonical("floating-point numbers are not allowed in audit records; use integers")
+    elif isinstance(value, int):  # an int subclass (IntEnum), not bool: bool was handled above
+        _write(int(value), out)
     elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         out.append("[")
         for index, item in enumerate(value):
@@ -69,20 +85,25 @@ def _write(value: object, out: list[str]) -> None:
         raise NotCanonical(f"{type(value).__name__} cannot be written as audit JSON")
 
 
-def _encode_string(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise NotCanonical("strings must be valid Unicode (no lone surrogates)") from exc
-    encoded: str = _ENCODE_STRING(text)
-    return encoded
-
-
 def canonical(value: object) -> str:
     """The canonical JSON text of ``value``."""
     out: list[str] = []
     _write(value, out)
-    return "".join(out)
+    text = "".join(out)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise NotCanonical("strings must be valid Unicode (no lone surrogates)") from exc
+    return text
+
+
+def canonical_string(text: str) -> str:
+    """The canonical JSON of one string (the common case, without walking a structure)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise NotCanonical("strings must be valid Unicode (no lone surrogates)") from exc
+    return _encode_string(text)
 
 
 def canonical_bytes(value: object) -> bytes:
@@ -91,8 +112,10 @@ def canonical_bytes(value: object) -> bytes:
 
 def format_time(time_us: int) -> str:
     """RFC 3339 UTC with microseconds, the one time format in audit records."""
-    moment = datetime.fromtimestamp(time_us // 1_000_000, tz=UTC).replace(microsecond=time_us % 1_000_000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seconds, micros = divmod(time_us, 1_000_000)
+    t = time.gmtime(seconds)
+    date = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+    return f"{date}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micros:06d}Z"
 
 
 def parse_time(text: str) -> int:

@@ -165,6 +165,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     async def run(out: TextIO) -> Export:
         try:
+            await store.attach()
             if not args.no_seal:
                 try:
                     await store.checkpoint(signer, now_us())
@@ -218,6 +219,7 @@ def _cmd_checkpoint(args: argparse.Namespace) -> int:
 
     async def run() -> Checkpoint | None:
         try:
+            await store.attach()
             await store.checkpoint(signer, now_us())
             return await store.checkpoint_before((await store.head()).size + 1)
         finally:

@@ -139,37 +139,39 @@ async def _stretch(
 
 def feed(verifier: ChainVerifier, native: NativeLine) -> None:
     """Check one native line (shared by the exporter and the offline verifier)."""
+    try:
+        _feed(verifier, native)
+    except (KeyError, TypeError, ValueError) as exc:
+        if verifier.report.failure is None:
+            verifier.report.failure = Failure(None, f"malformed export line: {exc}")
+
+
+def _feed(verifier: ChainVerifier, native: NativeLine) -> None:
     if "record" in native:
         content = native["record"]
         if not isinstance(content, dict):
-            verifier.report.failure = verifier.report.failure or _malformed("a record line without a record")
-            return
+            raise ValueError("a record line without a record object")
         row = StoredRecord(
-            seq=int(content.get("seq", 0)),
+            seq=int(content["seq"]),
             time_us=0,
             kind=str(content.get("kind", "")),
             call_id=content.get("call"),
             body="",
             leaf="",
-            prev=str(native.get("prev", "")),
-            hash=str(native.get("hash", "")),
+            prev=str(native["prev"]),
+            hash=str(native["hash"]),
         )
         verifier.record(row, content)
     elif "checkpoint" in native:
-        try:
-            verifier.checkpoint(Checkpoint.from_json(native["checkpoint"]))
-        except ValueError as exc:
-            verifier.report.failure = verifier.report.failure or _malformed(str(exc))
+        verifier.checkpoint(Checkpoint.from_json(native["checkpoint"]))
     elif "leaves" in native:
-        leaves = native["leaves"]
-        if not isinstance(leaves, dict) or not isinstance(leaves.get("hashes"), list):
-            verifier.report.failure = verifier.report.failure or _malformed("a leaves line without hashes")
-            return
-        verifier.leaves(int(leaves.get("from", 0)), [str(leaf) for leaf in leaves["hashes"]])
-
-
-def _malformed(message: str) -> Failure:
-    return Failure(None, f"malformed export line: {message}")
+        leaves = member(native, "leaves")
+        hashes = leaves["hashes"]
+        if not isinstance(hashes, list):
+            raise ValueError("a leaves line without a list of hashes")
+        verifier.leaves(int(leaves["from"]), [str(leaf) for leaf in hashes])
+    else:
+        raise ValueError(f"unknown line with keys {sorted(native)[:5]}")
 
 
 class Export:

@@ -55,6 +55,10 @@ def _redact_dsn(dsn: str) -> str:
     return f"{scheme}://{user}@{location}"
 
 
+async def _connected(connection: asyncpg.Connection) -> None:
+    """Nothing more to do once ``_with`` has connected (and created or found the log)."""
+
+
 class PostgresStore:
     """An audit log in one PostgreSQL schema."""
 
@@ -72,6 +76,18 @@ class PostgresStore:
         self._records = f"{q}.audit_records"
         self._checkpoints = f"{q}.audit_checkpoints"
         self._meta = f"{q}.audit_meta"
+        self._head_and_checkpoint = (
+            f"SELECT h.seq, h.hash, {', '.join('c.' + column for column in _CHECKPOINT_COLUMNS)} FROM "
+            f"(SELECT 1) AS one "
+            f"LEFT JOIN (SELECT seq, hash FROM {self._records} ORDER BY seq DESC LIMIT 1) AS h ON TRUE "
+            f"LEFT JOIN (SELECT {', '.join(_CHECKPOINT_COLUMNS)} FROM {self._checkpoints} "
+            "ORDER BY size DESC LIMIT 1) AS c ON TRUE"
+        )
+        self._insert_records = (
+            f"INSERT INTO {self._records} ({', '.join(_RECORD_COLUMNS)}) SELECT * FROM unnest("
+            "$1::bigint[], $2::bigint[], $3::text[], $4::text[], "
+            "$5::text[], $6::text[], $7::text[], $8::text[])"
+        )
 
     @property
     def description(self) -> str:
@@ -159,16 +175,10 @@ class PostgresStore:
     # --- lifecycle ----------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        async def nothing(connection: asyncpg.Connection) -> None:
-            return None
-
-        await self._with("writer", nothing)
+        await self._with("writer", _connected)
 
     async def attach(self) -> None:
-        async def nothing(connection: asyncpg.Connection) -> None:
-            return None
-
-        await self._with("reader", nothing)
+        await self._with("reader", _connected)
 
     async def close(self) -> None:
         await self._drop("writer")
@@ -179,16 +189,13 @@ class PostgresStore:
     async def _locked(self, work: Callable[[asyncpg.Connection, Head, Checkpoint | None], Awaitable[T]]) -> T:
         async def transaction(connection: asyncpg.Connection) -> T:
             async with connection.transaction():
+                # The lock is its own statement: in READ COMMITTED each statement sees the data
+                # committed before it started, so the head must be read by a statement after the lock.
                 await connection.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
-                row = await connection.fetchrow(
-                    f"SELECT seq, hash FROM {self._records} ORDER BY seq DESC LIMIT 1"
-                )
-                head = Head(int(row["seq"]), str(row["hash"])) if row else EMPTY_HEAD
-                last = await connection.fetchrow(
-                    f"SELECT {', '.join(_CHECKPOINT_COLUMNS)} FROM {self._checkpoints} "
-                    "ORDER BY size DESC LIMIT 1"
-                )
-                return await work(connection, head, self._checkpoint(last) if last else None)
+                row = await connection.fetchrow(self._head_and_checkpoint)
+                head = Head(int(row["seq"]), str(row["hash"])) if row["seq"] is not None else EMPTY_HEAD
+                last = self._checkpoint(row) if row["size"] is not None else None
+                return await work(connection, head, last)
 
         return await self._with("writer", transaction)
 
@@ -204,13 +211,16 @@ class PostgresStore:
                 head, last, entries, signer, self._origin, checkpoint_every, now_us
             )
             if rows:
-                await connection.copy_records_to_table(
-                    "audit_records",
-                    schema_name=self.schema,
-                    columns=_RECORD_COLUMNS,
-                    records=[
-                        (r.seq, r.time_us, r.kind, r.call_id, r.body, r.leaf, r.prev, r.hash) for r in rows
-                    ],
+                await connection.execute(
+                    self._insert_records,
+                    [r.seq for r in rows],
+                    [r.time_us for r in rows],
+                    [r.kind for r in rows],
+                    [r.call_id for r in rows],
+                    [r.body for r in rows],
+                    [r.leaf for r in rows],
+                    [r.prev for r in rows],
+                    [r.hash for r in rows],
                 )
             if checkpoint is not None:
                 await self._insert_checkpoint(connection, checkpoint)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from voiceguard.audit.canonical import JsonValue, NotCanonical, canonical, format_time
+from voiceguard.audit.canonical import JsonValue, NotCanonical, canonical, canonical_string, format_time
 
 FORMAT_VERSION: Final = 1
 MAX_RECORD_BYTES: Final = 64 * 1024
@@ -80,15 +80,11 @@ def make_entry(
     if call_id is not None and (not call_id or len(call_id) > 256):
         raise BadRecord("call id must be 1 to 256 characters")
     try:
-        head_members = [] if call_id is None else [f'"call":{canonical(call_id)}']
-        head_members.append(f'"data":{canonical(data)}')
-        head_members.append(f'"kind":{canonical(kind)}')
-        tail = (
-            f',"source":{canonical(source)},"time":{canonical(format_time(time_us))},"v":{FORMAT_VERSION}}}'
-        )
+        call = "" if call_id is None else f'"call":{canonical_string(call_id)},'
+        head = f'{{{call}"data":{canonical(data)},"kind":"{kind}"'
+        tail = f',"source":{canonical_string(source)},"time":"{format_time(time_us)}","v":{FORMAT_VERSION}}}'
     except NotCanonical as exc:
         raise BadRecord(f"{kind}: {exc}") from None
-    head = "{" + ",".join(head_members)
     if len(head) + len(tail) > MAX_RECORD_BYTES:
         raise BadRecord(f"{kind}: record exceeds {MAX_RECORD_BYTES} bytes")
     return Entry(time_us, kind, call_id, head, tail)
