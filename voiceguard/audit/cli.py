@@ -54,13 +54,31 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise SystemExit(2) from None
 
 
+class _Stop(Exception):
+    """Ends a command with an exit code after its message was printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 def _store(settings: Settings) -> AuditStore:
     try:
         return open_store(settings)
     except AuditDisabled as exc:
-        raise SystemExit(_fail(f"{exc}; nothing to do", 2)) from None
+        raise _Stop(_fail(f"{exc}; nothing to do", 2)) from None
     except ConfigError as exc:
-        raise SystemExit(_fail(str(exc), 2)) from None
+        raise _Stop(_fail(str(exc), 2)) from None
+
+
+def _exit_code(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except _Stop as stop:
+            return stop.code
+
+    return run
 
 
 def _print_report(report: Report, where: str, out: TextIO) -> None:
@@ -283,7 +301,7 @@ def add_audit_commands(commands: Any, add_config: Callable[[argparse.ArgumentPar
         action="store_true",
         help="accept an export whose last records no checkpoint covers",
     )
-    verify.set_defaults(handler=_cmd_verify)
+    verify.set_defaults(handler=_exit_code(_cmd_verify))
 
     export = sub.add_parser("export", help="export records by time range and/or call")
     add_config(export)
@@ -295,15 +313,15 @@ def add_audit_commands(commands: Any, add_config: Callable[[argparse.ArgumentPar
     export.add_argument("--call", metavar="ID", help="only this call")
     export.add_argument("--output", metavar="FILE", help="write here instead of stdout")
     export.add_argument("--no-seal", action="store_true", help="do not sign a checkpoint of the head first")
-    export.set_defaults(handler=_cmd_export)
+    export.set_defaults(handler=_exit_code(_cmd_export))
 
     checkpoint = sub.add_parser(
         "checkpoint", help="sign the current head and print the checkpoint (to keep aside)"
     )
     add_config(checkpoint)
     checkpoint.add_argument("--output", metavar="FILE")
-    checkpoint.set_defaults(handler=_cmd_checkpoint)
+    checkpoint.set_defaults(handler=_exit_code(_cmd_checkpoint))
 
     key = sub.add_parser("key", help="print the audit public key and its fingerprint (to publish)")
     add_config(key)
-    key.set_defaults(handler=_cmd_key)
+    key.set_defaults(handler=_exit_code(_cmd_key))
