@@ -316,19 +316,14 @@ class PostgresStore:
         return [self._checkpoint(row) for row in rows]
 
     async def checkpoint_covering(self, seq: int) -> Checkpoint | None:
-        rows = await self._fetch(
-            f"SELECT {', '.join(_CHECKPOINT_COLUMNS)} FROM {self._checkpoints} WHERE size >= $1 "
-            "ORDER BY size LIMIT 1",
-            seq,
-        )
-        return self._checkpoint(rows[0]) if rows else None
+        return await self._one_checkpoint("size >= $1 ORDER BY size", seq)
 
     async def checkpoint_before(self, seq: int) -> Checkpoint | None:
-        rows = await self._fetch(
-            f"SELECT {', '.join(_CHECKPOINT_COLUMNS)} FROM {self._checkpoints} WHERE size < $1 "
-            "ORDER BY size DESC LIMIT 1",
-            seq,
-        )
+        return await self._one_checkpoint("size < $1 ORDER BY size DESC", seq)
+
+    async def _one_checkpoint(self, condition: str, seq: int) -> Checkpoint | None:
+        columns = ", ".join(_CHECKPOINT_COLUMNS)
+        rows = await self._fetch(f"SELECT {columns} FROM {self._checkpoints} WHERE {condition} LIMIT 1", seq)
         return self._checkpoint(rows[0]) if rows else None
 
     def _checkpoint(self, row: asyncpg.Record) -> Checkpoint:

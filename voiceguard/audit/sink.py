@@ -44,7 +44,8 @@ from voiceguard.telemetry.metrics import LATENCY_BUCKETS_S, Metrics
 log = structlog.get_logger("voiceguard.audit")
 
 READINESS_COMPONENT: Final = "audit"
-STOP_TIMEOUT_S: Final = 10.0
+STOP_TIMEOUT_S: Final = 2.0
+"""At least this long to commit what is queued at shutdown (twice the store timeout if longer)."""
 OUTAGE_LOG_INTERVAL_S: Final = 10.0
 
 
@@ -195,7 +196,7 @@ class AuditSink:
         self._submit(
             LOGGING_STOPPED, {"reason": "shutdown", "pid": os.getpid(), "replica": self._source}, force=True
         )
-        lost = await self.writer.stop(STOP_TIMEOUT_S)
+        lost = await self.writer.stop(max(STOP_TIMEOUT_S, 2 * self.config.store_timeout_seconds))
         if lost:
             log.error("audit_records_lost_at_shutdown", records=lost, error=self.writer.last_error)
         await self.store.close()

@@ -278,16 +278,14 @@ class SqliteStore:
         return [self._checkpoint(row) for row in rows]
 
     async def checkpoint_covering(self, seq: int) -> Checkpoint | None:
-        rows = await self._read(
-            f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size >= ? ORDER BY size LIMIT 1",
-            (seq,),
-        )
-        return self._checkpoint(rows[0]) if rows else None
+        return await self._one_checkpoint("size >= ? ORDER BY size", seq)
 
     async def checkpoint_before(self, seq: int) -> Checkpoint | None:
+        return await self._one_checkpoint("size < ? ORDER BY size DESC", seq)
+
+    async def _one_checkpoint(self, condition: str, seq: int) -> Checkpoint | None:
         rows = await self._read(
-            f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size < ? ORDER BY size DESC LIMIT 1",
-            (seq,),
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE {condition} LIMIT 1", (seq,)
         )
         return self._checkpoint(rows[0]) if rows else None
 
