@@ -273,3 +273,29 @@ async def test_a_large_export_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert run.report is not None and run.report.ok and run.records == 8_000
     assert written > 8_000_000
     assert peak < written / 4, f"export held {peak} bytes for {written} bytes of output"
+
+
+def test_records_after_the_last_checkpoint_are_left_out_unless_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signer = CheckpointSigner(KeyStore(tmp_path / "data", env={}).signing_key("audit"))
+
+    async def build() -> None:
+        store = SqliteStore(tmp_path / "data" / "audit.sqlite3")
+        await store.open()
+        entries = [make_entry("request", {"n": n}, time_us=n, call_id="c", source="t") for n in range(1, 24)]
+        await store.append(entries[:20], signer, 10, 1)
+        await store.append(entries[20:], signer, 10, 2)
+        await store.close()
+
+    asyncio.run(build())
+    config = tmp_path / "voiceguard.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data")}))
+    signed = export(config, tmp_path / "signed.jsonl", "--no-seal")
+    assert jsonl(signed)[0]["through_seq"] == 20
+    assert [line["record"]["seq"] for line in jsonl(signed) if "record" in line][-1] == 20
+    assert verify_export(capsys, signed)[0] == 0
+    everything = export(config, tmp_path / "all.jsonl", "--no-seal", "--include-unsigned")
+    code, out = verify_export(capsys, everything)
+    assert code == 1 and "the last 3 record(s) of the export are not covered by a signed checkpoint" in out
+    assert verify_export(capsys, everything, "--allow-unsigned-tail")[0] == 0

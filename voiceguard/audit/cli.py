@@ -198,6 +198,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                     [signer.public],
                     output,
                     now_us=now_us(),
+                    signed_only=not args.include_unsigned,
                     on_record=lambda: progress.advance(task),
                 )
                 async for chunk in export.chunks():
@@ -313,6 +314,11 @@ def add_audit_commands(commands: Any, add_config: Callable[[argparse.ArgumentPar
     export.add_argument("--call", metavar="ID", help="only this call")
     export.add_argument("--output", metavar="FILE", help="write here instead of stdout")
     export.add_argument("--no-seal", action="store_true", help="do not sign a checkpoint of the head first")
+    export.add_argument(
+        "--include-unsigned",
+        action="store_true",
+        help="also export records after the last checkpoint (they verify only with --allow-unsigned-tail)",
+    )
     export.set_defaults(handler=_exit_code(_cmd_export))
 
     checkpoint = sub.add_parser(

@@ -85,12 +85,20 @@ def leaves_line(first_seq: int, leaves: list[str]) -> NativeLine:
     return {"leaves": {"from": first_seq, "hashes": leaves}}
 
 
+async def export_limit(store: AuditStore, *, signed_only: bool) -> int:
+    """The last record an export may hold: the head, or the last signed one (so the export verifies whole)."""
+    head = await store.head()
+    if not signed_only:
+        return head.size
+    signed = await store.checkpoint_before(head.size + 1)
+    return signed.size if signed is not None else 0
+
+
 async def native_lines(
-    store: AuditStore, selection: RecordFilter, header: NativeLine
+    store: AuditStore, selection: RecordFilter, header: NativeLine, limit: int
 ) -> AsyncIterator[NativeLine]:
     """The export stream for ``selection`` (see the module docstring), up to the log's current head."""
     yield header
-    limit = (await store.head()).size
     position = 0
     while True:
         wanted = await store.next_match(position, selection)
@@ -185,6 +193,7 @@ class Export:
         output: ExportFormat,
         *,
         now_us: int,
+        signed_only: bool = True,
         on_record: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
@@ -193,16 +202,19 @@ class Export:
         self.output = output
         self.now_us = now_us
         self.on_record = on_record
+        self.signed_only = signed_only
         self.report: Report | None = None
         self.records = 0
 
     async def chunks(self) -> AsyncIterator[str]:
         await self.store.attach()
+        limit = await export_limit(self.store, signed_only=self.signed_only)
         header = header_line(self.store.origin, self.keys, self.selection, self.now_us)
+        header["through_seq"] = limit
         verifier = ChainVerifier(self.store.origin, {key.key_id: key for key in self.keys}, export=True)
         pending: list[str] = []
         size = 0
-        async for native in native_lines(self.store, self.selection, header):
+        async for native in native_lines(self.store, self.selection, header, limit):
             if native is header:
                 text = self.output.begin(header)
             else:

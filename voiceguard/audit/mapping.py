@@ -3,7 +3,8 @@
 Only facts about traffic and decisions are kept: routes, operations, statuses, timings, sizes, rule ids,
 entity types and counts, and the caller as a keyed hash. No body, transcript, prompt, header, credential,
 client address or raw caller id is ever read here. ``EventObserved`` and ``TurnFinished`` are telemetry,
-not evidence, and are not logged. Durations are integer microseconds (canonical JSON has no floats).
+not evidence, and are not logged; nor are the start and end of a call the client did not name (it is a
+single exchange, fully described by its ``request`` record). Durations are integer microseconds (canonical JSON has no floats).
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def describe(record: Record, subject: SubjectHasher, policy: PolicySource | None
         return Described(REQUEST, exchange.call.id, _request(exchange, subject, policy), at)
     if isinstance(record, DecisionMade):
         return Described(DECISION, record.exchange.call.id, _decision(record, subject, policy), record.at_ns)
+    if isinstance(record, CallStarted | CallEnded) and not record.call.named_by_client:
+        return None  # a call the client did not name is one exchange: its request record says it all
     if isinstance(record, CallStarted):
         call = record.call
         data = {"named_by_client": call.named_by_client, **_call_fields(call, subject, None)}
