@@ -4,7 +4,8 @@ Only facts about traffic and decisions are kept: routes, operations, statuses, t
 entity types and counts, and the caller as a keyed hash. No body, transcript, prompt, header, credential,
 client address or raw caller id is ever read here. ``EventObserved`` and ``TurnFinished`` are telemetry,
 not evidence, and are not logged; nor are the start and end of a call the client did not name (it is a
-single exchange, fully described by its ``request`` record). Durations are integer microseconds (canonical JSON has no floats).
+single exchange, fully described by its ``request`` record). Durations are integer microseconds
+(canonical JSON has no floats).
 """
 
 from __future__ import annotations
