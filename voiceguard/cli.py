@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguard import __version__
+from voiceguard.audit.cli import add_audit_commands
 from voiceguard.config import ConfigError, Settings, load_settings
 
 
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     from voiceguard.policy.commands import add_parser as add_policy_parser
 
     add_policy_parser(commands)
+    add_audit_commands(commands, _add_config_argument)
     return parser
 
 

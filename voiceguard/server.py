@@ -21,19 +21,22 @@ from aiohttp import web
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
+from voiceguard.audit.admin_api import add_audit_routes
+from voiceguard.audit.factory import open_store
+from voiceguard.audit.sink import AuditSink
 from voiceguard.config import ConfigError, Settings
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
-from voiceguard.policy.context import PolicyStore
+from voiceguard.policy.context import PolicyStore, audit_fields
 from voiceguard.policy.loader import default_directory, load_policy_set
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
 from voiceguard.proxy.policy_watch import PolicyWatcher
-from voiceguard.proxy.runtime import Runtime, build_routes
+from voiceguard.proxy.runtime import Readiness, Runtime, build_routes
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
 from voiceguard.redaction import MaskEverything
@@ -53,6 +56,10 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
     handler_started = time.perf_counter_ns()
     runtime = request.app[RUNTIME]
+    if runtime.audit.refuses_traffic:
+        return error_response(
+            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
+        )
     name = request.match_info["route"]
     route = runtime.routes.get(name)
     if route is None:
@@ -114,6 +121,16 @@ def _build_sinks(
     return sinks
 
 
+def _build_audit(
+    settings: Settings, keys: KeyStore, metrics: Metrics, readiness: Readiness, policies: PolicyStore
+) -> AuditSink | None:
+    if settings.audit.store == "off":
+        return None
+    sink = AuditSink(open_store(settings), keys, settings.audit, metrics=metrics, readiness=readiness)
+    sink.policy_source = audit_fields(policies)
+    return sink
+
+
 async def _sweeper(pipeline: Pipeline) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
@@ -144,8 +161,14 @@ def build_app(
     resource = build_resource(__version__, os.environ)
     metrics = Metrics(resource, extra_readers=metric_readers(os.environ))
     tracing = build_tracing(settings.telemetry, os.environ, resource, metrics.meter)
-    sinks = [*_build_sinks(settings, metrics, keys, tracing), *extra_sinks]
+    readiness = Readiness()
     policies = _load_policies(settings)
+    audit = _build_audit(settings, keys, metrics, readiness, policies)
+    sinks = [
+        *_build_sinks(settings, metrics, keys, tracing),
+        *([audit] if audit is not None else []),
+        *extra_sinks,
+    ]
     chain = GuardChain(build_guards(settings, policies) if guards is None else guards)
     pipeline = Pipeline(
         chain,
@@ -159,12 +182,16 @@ def build_app(
         pipeline=pipeline,
         metrics=metrics,
         keys=keys,
+        readiness=readiness,
         admin_token=os.environ.get(settings.admin.token_env) or None,
         policies=policies,
     )
+    if audit is not None:
+        runtime.audit = audit
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime
     add_admin_routes(app)
+    add_audit_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
     app.router.add_route("*", "/{route}", proxy_handler)
     app.cleanup_ctx.append(_lifecycle)

@@ -12,6 +12,7 @@ changes the rules under a running conversation; new calls get the new set. The r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -118,3 +119,23 @@ def note_caller(call: Call, phone_number: str) -> bool:
 def policy_of(call: Call) -> CallPolicy | None:
     """What applies to ``call`` once a guard resolved it; sinks (the audit log) read pack hashes here."""
     return _slot(call).resolved
+
+
+def audit_fields(store: PolicyStore) -> Callable[[Call], Mapping[str, str]]:
+    """What every audit record of a call names as the policy in force: one digest, then each pack's hash.
+
+    A call whose policy a guard has not resolved yet is recorded against the set in force right now.
+    """
+
+    def fields(call: Call) -> Mapping[str, str]:
+        resolved = policy_of(call)
+        if resolved is not None:
+            refs, digest = resolved.applied.packs, resolved.applied.digest
+        else:
+            current = store.current
+            refs, digest = current.refs, current.digest
+        named = {"pack": digest}
+        named.update({ref.name: f"{ref.version}#{ref.sha256}" for ref in refs})
+        return named
+
+    return fields

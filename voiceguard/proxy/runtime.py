@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
+from voiceguard.audit.api import AuditTrail, DisabledAuditTrail
 from voiceguard.config import Settings
 from voiceguard.events import Stage
 from voiceguard.keys import KeyStore
@@ -93,6 +94,8 @@ class Runtime:
     client: aiohttp.ClientSession | None = None
     admin_token: str | None = None
     policies: PolicyStore | None = None
+    audit: AuditTrail = field(default_factory=DisabledAuditTrail)
+    """The audit log: ``await runtime.audit.append(kind, fields, subject=...)`` (see ``audit/api.py``)."""
 
     @property
     def http(self) -> aiohttp.ClientSession:
