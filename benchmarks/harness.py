@@ -78,9 +78,11 @@ def upstream(sse_interval: float = 0.0) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def voiceguard(upstream_url: str, extra_config: dict[str, object] | None = None) -> Iterator[str]:
+def voiceguard(
+    upstream_url: str, extra_config: dict[str, object] | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A voiceguard process on embedded defaults with the openai route pointed at ``upstream_url``."""
-    with voiceguard_process(upstream_url, extra_config) as (url, _proc):
+    with voiceguard_process(upstream_url, extra_config, env) as (url, _proc):
         yield url
 
 
@@ -92,7 +94,7 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def voiceguard_process(
-    upstream_url: str, extra_config: dict[str, object] | None = None
+    upstream_url: str, extra_config: dict[str, object] | None = None, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``voiceguard`` that also hands over its process (to read its CPU time)."""
     port = free_port()
@@ -102,7 +104,7 @@ def voiceguard_process(
         path = Path(tmp) / "voiceguard.yaml"
         path.write_text(yaml.safe_dump(config))
         args = [sys.executable, "-m", "voiceguard", "serve", "--config", str(path)]
-        with process(args, f"http://127.0.0.1:{port}/_voiceguard/healthz") as proc:
+        with process(args, f"http://127.0.0.1:{port}/_voiceguard/healthz", env=env) as proc:
             yield f"http://127.0.0.1:{port}/openai", proc
 
 

@@ -92,3 +92,19 @@ async def gemini_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
     app = await start_app(gemini_app(backend))
     yield app
     await app.close()
+
+
+@pytest.fixture
+def observe_disclosure(tmp_path: Path) -> dict[str, Any]:
+    """Overrides for a proxy whose AI-disclosure rules only observe, for tests of adapter faithfulness.
+
+    The embedded default injects the disclosure into every call's first agent utterance; tests that prove
+    an adapter relays a vendor's reply byte for byte run on the shipped packs with those rules observing.
+    """
+    from tests.policy_dirs import policy_dir
+
+    directory = policy_dir(
+        tmp_path / "observe-disclosure",
+        {"EUAI-50.1-DISCLOSE": "observe", "EUAI-50.1-ASKED": "observe"},
+    )
+    return {"policy": {"dir": str(directory), "reload_interval_seconds": 0}}

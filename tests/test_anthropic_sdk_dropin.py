@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import openai
@@ -22,9 +23,14 @@ CARD = "4111 1111 1111 1111"
 
 @pytest.fixture
 async def proxy(
-    make_proxy: ProxyFactory, anthropic_upstream: RunningApp, openai_upstream: RunningApp
+    make_proxy: ProxyFactory,
+    anthropic_upstream: RunningApp,
+    openai_upstream: RunningApp,
+    observe_disclosure: dict[str, Any],
 ) -> server.RunningServer:
-    return await make_proxy({"anthropic": anthropic_upstream.url, "openai": openai_upstream.url})
+    return await make_proxy(
+        {"anthropic": anthropic_upstream.url, "openai": openai_upstream.url}, **observe_disclosure
+    )
 
 
 def client_for(proxy: server.RunningServer) -> anthropic.AsyncAnthropic:

@@ -45,17 +45,21 @@ def observed(recording: RecordingSink) -> list[Any]:
 
 
 @pytest.fixture
-async def agent_proxy(make_proxy: ProxyFactory, deepgram_upstream: RunningApp) -> RunningServer:
-    return await make_proxy({"deepgram": deepgram_upstream.url, "deepgram-agent": deepgram_upstream.url})
+async def agent_proxy(
+    make_proxy: ProxyFactory, deepgram_upstream: RunningApp, observe_disclosure: dict[str, Any]
+) -> RunningServer:
+    return await make_proxy(
+        {"deepgram": deepgram_upstream.url, "deepgram-agent": deepgram_upstream.url}, **observe_disclosure
+    )
 
 
 # --- speak ------------------------------------------------------------------------------------------------
 
 
 async def test_speak_rest_through_the_sdk_reports_text_audio_and_characters(
-    proxy: RunningServer, backend: Backend, recording: RecordingSink
+    agent_proxy: RunningServer, backend: Backend, recording: RecordingSink
 ) -> None:
-    async with deepgram_client(proxy) as client:
+    async with deepgram_client(agent_proxy) as client:
         audio = b"".join(
             [
                 chunk

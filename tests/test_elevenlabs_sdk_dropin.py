@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import elevenlabs
 import httpx
@@ -39,8 +40,10 @@ VOICE = "JBFqnCBv73JqnFnWJqrW"
 
 
 @pytest.fixture
-async def proxy(make_proxy: ProxyFactory, elevenlabs_upstream: RunningApp) -> server.RunningServer:
-    return await make_proxy({"elevenlabs": elevenlabs_upstream.url})
+async def proxy(
+    make_proxy: ProxyFactory, elevenlabs_upstream: RunningApp, observe_disclosure: dict[str, Any]
+) -> server.RunningServer:
+    return await make_proxy({"elevenlabs": elevenlabs_upstream.url}, **observe_disclosure)
 
 
 @contextlib.asynccontextmanager
@@ -156,12 +159,15 @@ async def test_realtime_speech_over_wss_with_the_key_in_the_first_frame_never_re
     elevenlabs_upstream: RunningApp,
     backend: Backend,
     recording: RecordingSink,
+    observe_disclosure: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``convert_realtime`` forces ``wss``: voiceguard serves TLS, the SDK trusts it via SSL_CERT_FILE."""
     cert, key = self_signed(tmp_path / "tls")
     proxy = await make_proxy(
-        {"elevenlabs": elevenlabs_upstream.url}, tls={"cert": str(cert), "key": str(key)}
+        {"elevenlabs": elevenlabs_upstream.url},
+        tls={"cert": str(cert), "key": str(key)},
+        **observe_disclosure,
     )
     assert proxy.url.startswith("https://")
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))

@@ -40,10 +40,12 @@ MODEL = "gemini-live-2.5-flash-preview"
 
 @pytest.fixture
 async def tls_proxy(
-    tmp_path: Path, make_proxy: ProxyFactory, gemini_upstream: RunningApp
+    tmp_path: Path, make_proxy: ProxyFactory, gemini_upstream: RunningApp, observe_disclosure: dict[str, Any]
 ) -> tuple[server.RunningServer, Path]:
     cert, key = self_signed(tmp_path / "tls")
-    proxy = await make_proxy({"gemini": gemini_upstream.url}, tls={"cert": str(cert), "key": str(key)})
+    proxy = await make_proxy(
+        {"gemini": gemini_upstream.url}, tls={"cert": str(cert), "key": str(key)}, **observe_disclosure
+    )
     return proxy, cert
 
 

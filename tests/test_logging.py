@@ -9,8 +9,9 @@ import openai
 
 from voiceguard.server import start
 from voiceguard.simulator import RunningApp
+from voiceguard.telemetry import ids
 from voiceguard.telemetry.logging import configure_logging
-from voiceguard.testing import settings_for
+from voiceguard.testing import make_call, settings_for
 
 
 async def test_request_log_line_has_the_facts_and_no_secrets(tmp_path, openai_upstream: RunningApp) -> None:  # type: ignore[no-untyped-def]
@@ -34,5 +35,7 @@ async def test_request_log_line_has_the_facts_and_no_secrets(tmp_path, openai_up
     [request] = [line for line in lines if line["event"] == "request"]
     assert request["route"] == "openai" and request["status"] == 200 and request["call_id"] == "call-log-1"
     assert request["operation"] == "chat" and request["duration_ms"] > 0
+    # logs and traces join on the call's trace id
+    assert request["trace_id"] == ids.trace_id_hex(make_call("call-log-1"))
     for secret in ("sk-test", "4111", "+13125550100", "You said"):
         assert secret not in text

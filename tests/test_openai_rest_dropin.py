@@ -1,4 +1,8 @@
-"""The openai SDK's Responses, transcription and speech calls through voiceguard, understood as events."""
+"""The openai SDK's Responses, transcription and speech calls through voiceguard, understood as events.
+
+Under the embedded default policy the first agent output of each call carries the AI disclosure
+(EUAI-50.1-DISCLOSE, inject); each request here is a call of its own.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from voiceguard.simulator.backend import Backend
 from voiceguard.testing import RecordingSink
 
 AUDIO = wav(tone_pcm16(0.25, 16_000), 16_000)
+DISCLOSURE = "Hi, you're speaking with an AI assistant. "
 
 
 def client_for(proxy: server.RunningServer, **headers: str) -> openai.AsyncOpenAI:
@@ -47,10 +52,10 @@ async def test_responses_json_reply(proxy: server.RunningServer, recording: Reco
         response = await client.responses.create(
             model="gpt-4.1-mini", instructions="Be brief.", input="What is my balance?"
         )
-    assert response.output_text == "You said: What is my balance?"
+    assert response.output_text == DISCLOSURE + "You said: What is my balance?"
     assert observed(recording, LLMRequest) == [LLMRequest("gpt-4.1-mini", False, 1, ())]
     assert [e.text for e in observed(recording, PromptText)] == ["Be brief.", "What is my balance?"]
-    assert [e.text for e in observed(recording, AgentText)] == ["You said: What is my balance?"]
+    assert [e.text for e in observed(recording, AgentText)] == [DISCLOSURE + "You said: What is my balance?"]
     assert observed(recording, Usage)[0].input_tokens == 14
 
 
@@ -65,7 +70,7 @@ async def test_responses_stream_through_the_sdk_stream_helper(
     ):
         deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
         final = await stream.get_final_response()
-    assert "".join(deltas) == final.output_text == "You said: tell me a story"
+    assert "".join(deltas) == final.output_text == DISCLOSURE + "You said: tell me a story"
     assert "".join(e.text for e in observed(recording, TextDelta)) == final.output_text
     assert not observed(recording, WireAnomaly)
 
@@ -121,7 +126,7 @@ async def test_speech_bytes_are_measured(proxy: server.RunningServer, recording:
     chunks = observed(recording, AudioChunk)
     assert sum(c.n_bytes for c in chunks) == len(audio)
     assert sum(c.seconds for c in chunks) == pytest.approx(len(audio) / 48_000)
-    assert observed(recording, TTSText) == [TTSText("Hello there", "alloy")]
+    assert observed(recording, TTSText) == [TTSText(DISCLOSURE + "Hello there", "alloy")]
 
 
 async def test_speech_sse_deltas_are_measured_and_end_with_usage(
@@ -142,7 +147,7 @@ async def test_speech_sse_deltas_are_measured_and_end_with_usage(
     decoded = sum(len(base64.b64decode(e["audio"])) for e in events if e["type"] == "speech.audio.delta")
     assert events[-1]["type"] == "speech.audio.done"
     assert sum(c.n_bytes for c in observed(recording, AudioChunk)) == decoded
-    assert observed(recording, Usage)[0].input_tokens == 2
+    assert observed(recording, Usage)[0].input_tokens == len((DISCLOSURE + "Hi again").split())
 
 
 async def test_a_cascaded_turn_across_rest_calls_joins_one_call(

@@ -1,4 +1,8 @@
-"""The official openai SDK works unchanged through voiceguard: only its base URL points at the proxy."""
+"""The official openai SDK works unchanged through voiceguard: only its base URL points at the proxy.
+
+With the embedded default policy, the first agent output of every call carries the AI disclosure
+(EUAI-50.1-DISCLOSE, mode inject); each request below is a call of its own, so each reply starts with it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from voiceguard.simulator.audio import tone_pcm16, wav
 from voiceguard.simulator.backend import Backend, Reply, ToolCallSpec
 from voiceguard.testing import RecordingSink
 
+DISCLOSURE = "Hi, you're speaking with an AI assistant. "
+
 
 def client_for(proxy: RunningServer, **kwargs: object) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(api_key="sk-test", base_url=f"{proxy.url}/openai/v1", max_retries=0, **kwargs)  # type: ignore[arg-type]
@@ -23,7 +29,7 @@ async def test_chat_completion_round_trips_through_the_proxy(proxy: RunningServe
         completion = await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "What time is it?"}]
         )
-    assert completion.choices[0].message.content == "You said: What time is it?"
+    assert completion.choices[0].message.content == DISCLOSURE + "You said: What time is it?"
     assert completion.usage is not None and completion.usage.prompt_tokens == 12
     received = backend.received[-1]
     assert received.path == "/v1/chat/completions"
@@ -40,7 +46,7 @@ async def test_streamed_chat_completion_arrives_chunk_by_chunk_with_usage(proxy:
         )
         chunks = [chunk async for chunk in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "You said: tell me a story"
+    assert text == DISCLOSURE + "You said: tell me a story"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 6
     assert len(chunks) > 5
 
@@ -90,8 +96,9 @@ async def test_speech_binary_audio_streams_back(proxy: RunningServer, backend: B
         chunks = [chunk async for chunk in response.iter_bytes()]
         content_type = response.headers["content-type"]
     audio = b"".join(chunks)
+    spoken = DISCLOSURE + "Hello from the agent"
     assert content_type == "audio/pcm"
-    assert len(audio) == len(tone_pcm16(len("Hello from the agent") * 0.06))
+    assert len(audio) == len(tone_pcm16(len(spoken) * 0.06))
     assert len(chunks) > 1
 
 

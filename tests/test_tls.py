@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import pytest
@@ -21,10 +22,15 @@ from voiceguard.simulator import RunningApp
 
 
 async def test_an_sdk_speaks_https_to_voiceguard_while_voiceguard_speaks_http_upstream(
-    tmp_path: Path, make_proxy: ProxyFactory, anthropic_upstream: RunningApp
+    tmp_path: Path,
+    make_proxy: ProxyFactory,
+    anthropic_upstream: RunningApp,
+    observe_disclosure: dict[str, Any],
 ) -> None:
     cert, key = self_signed(tmp_path / "tls")
-    proxy = await make_proxy({"anthropic": anthropic_upstream.url}, tls={"cert": str(cert), "key": str(key)})
+    proxy = await make_proxy(
+        {"anthropic": anthropic_upstream.url}, tls={"cert": str(cert), "key": str(key)}, **observe_disclosure
+    )
     http = anthropic.DefaultAsyncHttpxClient(verify=trusting(cert))
     async with anthropic.AsyncAnthropic(
         api_key="sk-test", base_url=f"{proxy.url}/anthropic", http_client=http, max_retries=0
@@ -37,10 +43,15 @@ async def test_an_sdk_speaks_https_to_voiceguard_while_voiceguard_speaks_http_up
 
 
 async def test_a_client_that_does_not_trust_the_certificate_is_refused(
-    tmp_path: Path, make_proxy: ProxyFactory, anthropic_upstream: RunningApp
+    tmp_path: Path,
+    make_proxy: ProxyFactory,
+    anthropic_upstream: RunningApp,
+    observe_disclosure: dict[str, Any],
 ) -> None:
     cert, key = self_signed(tmp_path / "tls")
-    proxy = await make_proxy({"anthropic": anthropic_upstream.url}, tls={"cert": str(cert), "key": str(key)})
+    proxy = await make_proxy(
+        {"anthropic": anthropic_upstream.url}, tls={"cert": str(cert), "key": str(key)}, **observe_disclosure
+    )
     other, _ = self_signed(tmp_path / "other")
     url = f"wss://127.0.0.1:{proxy.port}/anthropic/v1/socket"
     with pytest.raises(OSError, match="CERTIFICATE_VERIFY_FAILED"):

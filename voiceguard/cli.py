@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguard import __version__
+from voiceguard.audit.cli import add_audit_commands
 from voiceguard.config import ConfigError, Settings, load_settings
 
 
@@ -44,6 +45,7 @@ def load(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> S
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from voiceguard import server
+    from voiceguard.policy.loader import PolicyError
     from voiceguard.telemetry.logging import configure_logging
 
     settings = load(args, _serve_overrides(args))
@@ -52,6 +54,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(server.serve_forever(settings))
     except ConfigError as exc:
         print(f"voiceguard: {exc}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        print(
+            f"voiceguard: the policy packs are not usable (see voiceguard policy lint):\n{exc}",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:
         print(
@@ -76,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="private key (PEM) for --tls-cert")
     serve.set_defaults(handler=_cmd_serve)
+
+    from voiceguard.policy.commands import add_parser as add_policy_parser
+
+    add_policy_parser(commands)
+    add_audit_commands(commands, _add_config_argument)
     return parser
 
 

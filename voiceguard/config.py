@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from yarl import URL
 
 from voiceguard.protocols import PROTOCOL_NAMES
+from voiceguard.telemetry.prices import DEFAULT_PRICES
 
 DEFAULT_ROUTES: dict[str, dict[str, str]] = {
     "openai": {"upstream": "https://api.openai.com", "protocol": "openai"},
@@ -158,6 +159,125 @@ class LoggingConfig(_Section):
     format: Literal["json", "console"] = "json"
 
 
+class PolicyConfig(_Section):
+    """Policy packs: where they live, how a call's jurisdiction is found, how changes are picked up.
+
+    ``dir`` defaults to ``./policies`` when it exists, else the packs shipped beside the package.
+    ``default_jurisdiction`` applies to calls that name none and whose caller number is unknown (``null``:
+    only the global rules). ``operator_jurisdictions`` apply to every call (where the business is
+    established). Packs are re-read every ``reload_interval_seconds`` (0 turns reloading off); a pack that
+    breaks on reload leaves the previous set in force and, with ``unready_on_reload_failure``, marks
+    ``/readyz`` not ready until it is fixed.
+    """
+
+    dir: Path | None = None
+    default_jurisdiction: str | None = "EU"
+    operator_jurisdictions: tuple[str, ...] = ()
+    reload_interval_seconds: float = Field(2.0, ge=0)
+    unready_on_reload_failure: bool = True
+
+    @field_validator("default_jurisdiction")
+    @classmethod
+    def _known_default(cls, value: str | None) -> str | None:
+        return None if value is None else _known_jurisdiction(value)
+
+    @field_validator("operator_jurisdictions")
+    @classmethod
+    def _known_operator(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_known_jurisdiction(code) for code in value)
+
+
+def _known_jurisdiction(code: str) -> str:
+    from voiceguard.policy import jurisdiction
+
+    normalised = jurisdiction.normalise(code)
+    if not jurisdiction.is_known(normalised):
+        raise ValueError(f"unknown jurisdiction {code!r}; use EU, a country code (DE) or a state (US-IL)")
+    return normalised
+
+
+class PriceConfig(_Section):
+    """What one model costs, in US dollars; fields that do not apply to the model stay 0."""
+
+    input_per_mtok: float = Field(0.0, ge=0)
+    """Per million input (text) tokens."""
+    cached_input_per_mtok: float | None = Field(None, ge=0)
+    """Per million cached input tokens; the input price when unset."""
+    output_per_mtok: float = Field(0.0, ge=0)
+    audio_input_per_mtok: float = Field(0.0, ge=0)
+    audio_output_per_mtok: float = Field(0.0, ge=0)
+    audio_input_per_minute: float = Field(0.0, ge=0)
+    """Speech-to-text billed by the minute of audio heard."""
+    audio_output_per_minute: float = Field(0.0, ge=0)
+    """Text-to-speech billed by the minute of audio produced."""
+    per_million_characters: float = Field(0.0, ge=0)
+    """Text-to-speech billed by the character."""
+
+
+class TelemetryConfig(_Section):
+    """Traces and voice metrics. OTLP export is configured with the standard ``OTEL_*`` variables.
+
+    ``capture_content`` records prompts, replies and transcripts on spans, always after redaction (never
+    audio); it is off by default. ``trace_file`` appends finished spans as JSON lines to a local file (for
+    a first run without a collector). ``prices`` adds to or overrides the built-in price table per model.
+    """
+
+    tracing: bool = True
+    capture_content: bool = False
+    max_content_chars: int = Field(4096, ge=64, le=1_000_000)
+    trace_file: Path | None = None
+    trace_file_max_bytes: int = Field(100 * MIB, gt=0)
+    span_queue_size: int = Field(4096, ge=16)
+    span_batch_size: int = Field(512, ge=1)
+    span_export_delay_s: float = Field(1.0, gt=0, le=60)
+    shutdown_timeout_s: float = Field(5.0, gt=0, le=120)
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=lambda: {model: PriceConfig(**price) for model, price in DEFAULT_PRICES.items()}
+    )
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _on_top_of_defaults(cls, value: object) -> object:
+        if value is None:
+            return DEFAULT_PRICES
+        if not isinstance(value, Mapping):
+            return value
+        return {**DEFAULT_PRICES, **value}
+
+    @model_validator(mode="after")
+    def _batch_fits_queue(self) -> TelemetryConfig:
+        if self.span_batch_size > self.span_queue_size:
+            raise ValueError("telemetry.span_batch_size must not exceed telemetry.span_queue_size")
+        return self
+
+
+class AuditConfig(_Section):
+    """The tamper-evident audit log: where it is stored and how it behaves when the store is down.
+
+    ``store``: ``sqlite`` (default, ``<data_dir>/audit.sqlite3`` unless ``sqlite_path``), ``postgres`` (for
+    several replicas sharing one log; DSN from ``postgres_dsn`` or the variable named by
+    ``postgres_dsn_env``), or ``off``. ``fail_closed``: refuse traffic with 503 while the store cannot take
+    records; otherwise traffic goes on and records wait in a queue of ``queue_max_records``, beyond which
+    they are dropped, counted and the gap itself is recorded once the store is back.
+    """
+
+    store: Literal["sqlite", "postgres", "off"] = "sqlite"
+    sqlite_path: Path | None = None
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
+    postgres_dsn: str | None = None
+    postgres_dsn_env: str = "VOICEGUARD_AUDIT_POSTGRES_DSN"
+    postgres_schema: str = Field("voiceguard", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    checkpoint_interval_seconds: float = Field(60.0, gt=0)
+    checkpoint_every_records: int = Field(1000, gt=0)
+    fail_closed: bool = False
+    queue_max_records: int = Field(100_000, gt=0)
+    batch_max_records: int = Field(1000, gt=0)
+    durable_timeout_seconds: float = Field(5.0, gt=0)
+    store_timeout_seconds: float = Field(5.0, gt=0)
+    source: str | None = Field(None, max_length=200)
+    """Names this replica in every record it writes (default: the host name)."""
+
+
 class Settings(_Section):
     """The whole configuration of one voiceguard process."""
 
@@ -169,6 +289,9 @@ class Settings(_Section):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     admin: AdminConfig = AdminConfig()
     logging: LoggingConfig = LoggingConfig()
+    policy: PolicyConfig = PolicyConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    audit: AuditConfig = AuditConfig()
     upstream_tls: UpstreamTlsConfig = UpstreamTlsConfig()
 
     @field_validator("routes")

@@ -274,6 +274,20 @@ class BackendLatency:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioMarking:
+    """A guard asks the adapter to mark the audio this exchange returns as AI-generated (EU AI Act 50(2)).
+
+    Yielded with the request's events; an adapter whose response format has a place for metadata (a WAV
+    LIST/INFO chunk, an MP3 ID3v2 tag, a FLAC Vorbis comment) writes ``fields`` there. Adapters that cannot
+    ignore it; the guard also reports the marking as response headers, which every format carries.
+    """
+
+    fields: tuple[tuple[str, str], ...]
+    containers: tuple[str, ...] = ("wav", "mp3", "flac")
+    """Container formats the rule asks to be marked in-band (``wav``, ``mp3``, ``flac``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class WireAnomaly:
     """A wire message the adapter could not read as its protocol says (bad JSON, unknown event type,
     invalid base64, a missing field). The message itself is forwarded untouched; this only counts it.
@@ -333,6 +347,7 @@ Event: TypeAlias = (
     | BiometricRequest
     | CallerInfo
     | BackendLatency
+    | AudioMarking
     | WireAnomaly
     | PolicyDecision
     | ClientNotice

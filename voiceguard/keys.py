@@ -37,16 +37,27 @@ def _check_private(path: Path) -> None:
         raise KeyError_(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def _create_private_once(path: Path, data: bytes) -> bytes:
+    """Create ``path`` holding ``data`` unless another process got there first; returns what it holds.
+
+    Replicas sharing a data directory may start at the same moment: linking a finished temporary file into
+    place fails if the key already exists, so every process ends up with the one key that won.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(descriptor, data)
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-    os.replace(temporary, path)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes()
 
 
 class KeyStore:
@@ -74,9 +85,7 @@ class KeyStore:
             if len(key) != KEY_BYTES:
                 raise KeyError_(f"{path} does not hold a {KEY_BYTES}-byte key")
             return key
-        key = os.urandom(KEY_BYTES)
-        _write_private(path, key)
-        return key
+        return _create_private_once(path, os.urandom(KEY_BYTES))
 
     # --- encryption at rest -----------------------------------------------------------------------------
 
@@ -108,10 +117,15 @@ class KeyStore:
             _check_private(path)
             key = self.open(path.read_bytes(), f"key:{name}")
         else:
-            key = os.urandom(KEY_BYTES)
-            _write_private(path, self.seal(key, f"key:{name}"))
+            sealed = _create_private_once(path, self.seal(os.urandom(KEY_BYTES), f"key:{name}"))
+            key = self.open(sealed, f"key:{name}")
         self._cache[name] = key
         return key
+
+    @staticmethod
+    def has_signing_key(data_dir: Path, name: str) -> bool:
+        """Whether a named signing key exists, without creating anything (for read-only tools)."""
+        return (data_dir / "keys" / f"ed25519-{name}.key").exists()
 
     def signing_key(self, name: str) -> Ed25519PrivateKey:
         """A named Ed25519 key (its 32-byte seed is a sealed secret)."""

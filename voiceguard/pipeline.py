@@ -97,10 +97,23 @@ class Pipeline:
         return exchange
 
     def request_sent(self, exchange: Exchange) -> None:
-        """The request (or WebSocket handshake) went upstream: the stage's clock starts."""
+        """The request (or WebSocket handshake) went upstream: the stage's clock starts.
+
+        The proxy time spent on the request so far goes to the turn the request belongs to, which may only
+        open now (a new user utterance), and the exchange remembers that turn for the sinks.
+        """
         now = self.clock()
         exchange.request_sent_ns = now
-        exchange.call.turns.request_sent(exchange.info.stage, now)
+        turns = exchange.call.turns
+        turns.request_sent(exchange.info.stage, now, exchange.proxy_ns)
+        if turns.current is not None:
+            exchange.turn_number = turns.current.number
+
+    def add_overhead(self, exchange: Exchange, overhead_ns: int) -> None:
+        """Time spent inside voiceguard on ``exchange``; once sent, also on the current turn."""
+        exchange.proxy_ns += overhead_ns
+        if exchange.request_sent_ns is not None:
+            exchange.call.turns.add_overhead(overhead_ns)
 
     def first_byte(self, exchange: Exchange) -> None:
         if exchange.first_byte_ns is None:
@@ -115,7 +128,6 @@ class Pipeline:
         if exchange.outcome == "ok":
             exchange.outcome = outcome
         call = exchange.call
-        call.turns.add_overhead(exchange.proxy_ns)
         self.emit(ExchangeFinished(exchange))
         if not self.calls.release(call, now):
             self._drain_turns(call, now)
@@ -159,7 +171,8 @@ class Pipeline:
             if not any(
                 isinstance(r, PolicyDecision) and r.rule_id == blocked.rule_id for r in blocked.reports
             ):
-                self._report(exchange, [PolicyDecision(blocked.rule_id, "block", "blocked")])
+                decision = PolicyDecision(blocked.rule_id, "block", "blocked", evidence=blocked.evidence)
+                self._report(exchange, [decision])
             raise
         now = self.clock()
         self._report(exchange, result.reports, now)

@@ -12,34 +12,44 @@ import logging
 import os
 import signal
 import ssl
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import structlog
 from aiohttp import web
-from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes, exposure_findings
+from voiceguard.audit.admin_api import add_audit_routes
+from voiceguard.audit.factory import open_store
+from voiceguard.audit.sink import AuditSink
 from voiceguard.config import ConfigError, Settings
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
+from voiceguard.policy.context import PolicyStore, audit_fields
+from voiceguard.policy.loader import default_directory, load_policy_set
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.admission import client_address
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
 from voiceguard.proxy.paths import escapes_route
-from voiceguard.proxy.runtime import Runtime, build_routes
+from voiceguard.proxy.policy_watch import PolicyWatcher
+from voiceguard.proxy.runtime import Readiness, Runtime, build_routes
 from voiceguard.proxy.serving import SafeAppRunner, contract_errors
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
-from voiceguard.redaction import recordable_path
+from voiceguard.redaction import MaskEverything, recordable_path
+from voiceguard.telemetry.export import build_resource, metric_readers, run_bounded
 from voiceguard.telemetry.logging import RequestLogSink
 from voiceguard.telemetry.metrics import Metrics, MetricsSink
+from voiceguard.telemetry.provider import Tracing, build_tracing
+from voiceguard.telemetry.tracing import TracingSink, upstream_hosts
+from voiceguard.telemetry.voice_metrics import VoiceMetricsSink
 
 log = structlog.get_logger("voiceguard.server")
 
@@ -48,7 +58,12 @@ SWEEP_INTERVAL_S: Final = 1.0
 
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
+    handler_started = time.perf_counter_ns()
     runtime = request.app[RUNTIME]
+    if runtime.audit.refuses_traffic:
+        return error_response(
+            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
+        )
     name = request.match_info["route"]
     route = runtime.routes.get(name)
     if route is None:
@@ -94,6 +109,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         exchange.outcome = refusal.error_type
         runtime.pipeline.finish_exchange(exchange, status=refusal.status)
         return error_response(refusal.status, refusal.error_type, refusal.message, headers=refusal.headers)
+    runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
     try:
         if websocket:
             return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
@@ -102,9 +118,33 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         runtime.admission.release(client, exchange)
 
 
-def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
+def _build_sinks(
+    settings: Settings, metrics: Metrics, keys: KeyStore | None = None, tracing: Tracing | None = None
+) -> list[Sink]:
     """The sinks, in order: what every record is handed to."""
-    return [MetricsSink(metrics), RequestLogSink()]
+    sinks: list[Sink] = [MetricsSink(metrics), VoiceMetricsSink(metrics, settings.telemetry)]
+    if tracing is not None:
+        sinks.append(
+            TracingSink(
+                tracing,
+                settings.telemetry,
+                MaskEverything(),
+                servers=upstream_hosts(settings),
+                subject_hash=keys.subject_hash if keys is not None else None,
+            )
+        )
+    sinks.append(RequestLogSink())
+    return sinks
+
+
+def _build_audit(
+    settings: Settings, keys: KeyStore, metrics: Metrics, readiness: Readiness, policies: PolicyStore
+) -> AuditSink | None:
+    if settings.audit.store == "off":
+        return None
+    sink = AuditSink(open_store(settings), keys, settings.audit, metrics=metrics, readiness=readiness)
+    sink.policy_source = audit_fields(policies)
+    return sink
 
 
 async def _sweeper(pipeline: Pipeline) -> None:
@@ -116,6 +156,16 @@ async def _sweeper(pipeline: Pipeline) -> None:
             log.exception("sweep_failed")
 
 
+def _load_policies(settings: Settings) -> PolicyStore:
+    """The packs in force at start-up; a broken directory stops voiceguard (``PolicyError``)."""
+    config = settings.policy
+    return PolicyStore(
+        load_policy_set(config.dir or default_directory()),
+        default_jurisdiction=config.default_jurisdiction,
+        operator_jurisdictions=config.operator_jurisdictions,
+    )
+
+
 def build_app(
     settings: Settings,
     *,
@@ -124,10 +174,18 @@ def build_app(
 ) -> web.Application:
     """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``)."""
     keys = KeyStore(settings.data_dir)
-    resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
-    metrics = Metrics(resource)
-    sinks = [*_build_sinks(settings, metrics), *extra_sinks]
-    chain = GuardChain(build_guards(settings) if guards is None else guards)
+    resource = build_resource(__version__, os.environ)
+    metrics = Metrics(resource, extra_readers=metric_readers(os.environ))
+    tracing = build_tracing(settings.telemetry, os.environ, resource, metrics.meter)
+    readiness = Readiness()
+    policies = _load_policies(settings)
+    audit = _build_audit(settings, keys, metrics, readiness, policies)
+    sinks = [
+        *_build_sinks(settings, metrics, keys, tracing),
+        *([audit] if audit is not None else []),
+        *extra_sinks,
+    ]
+    chain = GuardChain(build_guards(settings, policies) if guards is None else guards)
     pipeline = Pipeline(
         chain,
         sinks,
@@ -140,13 +198,18 @@ def build_app(
         pipeline=pipeline,
         metrics=metrics,
         keys=keys,
+        readiness=readiness,
         admin_token=os.environ.get(settings.admin.token_env) or None,
+        policies=policies,
     )
+    if audit is not None:
+        runtime.audit = audit
     app = web.Application(
         client_max_size=settings.limits.max_request_body_bytes, middlewares=[contract_errors]
     )
     app[RUNTIME] = runtime
     add_admin_routes(app)
+    add_audit_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
     app.router.add_route("*", "/{route}", proxy_handler)
     app.cleanup_ctx.append(_lifecycle)
@@ -160,12 +223,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     for sink in closable:
         await sink.start()
     sweeper = asyncio.create_task(_sweeper(runtime.pipeline), name="voiceguard-sweeper")
+    watcher = _start_policy_watcher(runtime)
     try:
         yield
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in (sweeper, watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         runtime.pipeline.shutdown()
         for sink in reversed(closable):
             try:
@@ -174,7 +240,22 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 log.exception("sink_close_failed", sink=getattr(sink, "name", type(sink).__name__))
         if runtime.client is not None:
             await runtime.client.close()
-        runtime.metrics.shutdown()
+        # A collector that never answers must not hold shutdown: the final metrics export is bounded.
+        run_bounded(runtime.metrics.shutdown, runtime.settings.telemetry.shutdown_timeout_s, "metrics")
+
+
+def _start_policy_watcher(runtime: Runtime) -> asyncio.Task[None] | None:
+    config = runtime.settings.policy
+    if runtime.policies is None or config.reload_interval_seconds <= 0:
+        return None
+    watcher = PolicyWatcher(
+        runtime.policies,
+        config.dir or default_directory(),
+        config.reload_interval_seconds,
+        runtime.readiness,
+        unready_on_failure=config.unready_on_reload_failure,
+    )
+    return asyncio.create_task(watcher.run(), name="voiceguard-policy-watch")
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:

@@ -96,6 +96,8 @@ class Exchange:
     notices: list[ClientNotice] = field(default_factory=list)
     upstream_headers: dict[str, str] = field(default_factory=dict)
     """Headers sinks add to the upstream request when they see ``ExchangeStarted`` (e.g. ``traceparent``)."""
+    turn_number: int | None = None
+    """The turn of the call this exchange's request belongs to (set when the request goes upstream)."""
 
     @staticmethod
     def new_id() -> str:

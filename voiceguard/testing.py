@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from voiceguard.config import Settings, load_settings
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from voiceguard.config import Settings, TelemetryConfig, load_settings
 from voiceguard.events import Direction, Event, Stage
 from voiceguard.guards.base import GuardContext
 from voiceguard.protocols.base import ExchangeInfo
 from voiceguard.records import EventObserved, Record
+from voiceguard.redaction import MaskEverything, RecordRedactor
 from voiceguard.session import Call
+from voiceguard.telemetry.metrics import Metrics
+from voiceguard.telemetry.provider import build_tracing
+from voiceguard.telemetry.tracing import TracingSink, upstream_hosts
 
 R = TypeVar("R")
 
@@ -84,3 +91,17 @@ def run_guard(guard: Any, ctx: GuardContext, *events: Event) -> list[Event]:
     for event in events:
         out.extend(guard.process(ctx, event))
     return out
+
+
+def in_memory_tracing(
+    settings: Settings | None = None, redactor: RecordRedactor | None = None
+) -> tuple[TracingSink, InMemorySpanExporter]:
+    """A tracing sink whose spans land in memory (add it through ``server.start(extra_sinks=...)``)."""
+    config = settings.telemetry if settings is not None else TelemetryConfig()
+    exporter = InMemorySpanExporter()
+    resource = Resource.create({"service.name": "voiceguard-test"})
+    metrics = Metrics(resource)
+    tracing = build_tracing(config, {}, resource, metrics.meter, [exporter])
+    assert tracing is not None
+    servers = upstream_hosts(settings) if settings is not None else {}
+    return TracingSink(tracing, config, redactor or MaskEverything(), servers=servers), exporter

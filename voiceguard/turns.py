@@ -201,6 +201,10 @@ class TurnTracker:
                 turn.llm_first_token_ns = at_ns
         elif isinstance(event, TTSText):
             self._ensure(at_ns).tts_characters += len(event.text)
+        elif isinstance(event, ResponseStarted) and stage is Stage.LLM:
+            # A chat stream's first event: the LLM's own timestamps cover it, it is not a spoken response.
+            if event.model:
+                self._ensure(at_ns).models.setdefault(stage.value, event.model)
         elif isinstance(event, ResponseStarted):
             turn = self._turn_for_response(at_ns)
             if turn.response_started_ns is None:

@@ -95,9 +95,11 @@ def test_stream_parses_into_deltas_tool_calls_usage_and_done() -> None:
         TextDelta,
         ToolCall,
         ToolCall,
+        AgentText,
         Usage,
         ResponseDone,
     ]
+    assert events[-3] == AgentText("Your card ends in 1111.", "choice0")
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Your card ends in 1111."
     assert [e.arguments for e in events if isinstance(e, ToolCall)] == ["", '{"amount": 20}']
     assert events[-2] == Usage(

@@ -33,7 +33,14 @@ class GuardContext:
 class Blocked(Exception):
     """A guard refuses the exchange; the proxy answers with the contract's error or closes the socket."""
 
-    def __init__(self, rule_id: str, message: str, status: int = 403, close_code: int = 1008) -> None:
+    def __init__(
+        self,
+        rule_id: str,
+        message: str,
+        status: int = 403,
+        close_code: int = 1008,
+        evidence: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.rule_id = rule_id
         self.message = message
@@ -41,6 +48,8 @@ class Blocked(Exception):
         self.close_code = close_code
         self.reports: list[Event] = []
         """Decisions the chain had collected before the block, so they are recorded too."""
+        self.evidence = evidence
+        """Recorded with the block decision the pipeline reports (ids and versions, never personal data)."""
 
 
 class Guard(Protocol):

@@ -5,6 +5,8 @@ parts), tool results, and the arguments of earlier tool calls. A streamed reply 
 without ``event:`` lines, ending with ``data: [DONE]``; with ``stream_options.include_usage`` one extra chunk
 with empty ``choices`` carries the usage. Unknown fields and events pass through untouched. The Responses
 API, the audio endpoints and the Realtime API have their own modules; ``OpenAIAdapter`` routes to them.
+The chunk that carries a choice's ``finish_reason`` also yields the choice's whole text as an ``AgentText``
+(no origin: a summary, never rendered), so a guard can settle held text before that chunk goes out.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ class ChatStreamCodec(JsonSseCodec):
         self._finish_reason: str | None = None
         self._response_id: str | None = None
         self._template: dict[str, Any] | None = None
+        self._texts: dict[str, list[str]] = {}
 
     def done_marker(self) -> list[Event]:
         self._done = True
@@ -178,6 +181,7 @@ class ChatStreamCodec(JsonSseCodec):
             if isinstance(delta.get("content"), str):
                 origin = JsonOrigin(message, ("choices", position, "delta", "content"))
                 events.append(TextDelta(delta["content"], stream, origin))
+                self._texts.setdefault(stream, []).append(delta["content"])
             for call_position, call in enumerate(as_list(delta.get("tool_calls"))):
                 function = call.get("function") if isinstance(call, dict) else None
                 if isinstance(function, dict) and isinstance(function.get("arguments"), str):
@@ -202,6 +206,9 @@ class ChatStreamCodec(JsonSseCodec):
                     )
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
+                if stream in self._texts:
+                    # The choice's text is complete: guards holding a tail can release it before this chunk.
+                    events.append(AgentText("".join(self._texts.pop(stream)), stream))
         if isinstance(body.get("usage"), dict):
             events.append(usage_event(body["usage"], model))
         return events

@@ -4,7 +4,9 @@ Facts: REFERENCE-protocols.md §2. The request is JSON: ``input`` is the text sp
 ``instructions`` steer the voice (``PromptText``, so they are not counted as spoken characters). The reply is
 audio bytes, or with ``stream_format: "sse"`` ``speech.audio.delta``/``done`` events. Audio is measured —
 ``pcm`` is 24 kHz 16-bit mono, ``wav`` says its format in its header, compressed formats give bytes only —
-and never copied into an event.
+and never copied into an event. When a guard asks for it (``AudioMarking``), the audio's container gets an
+AI-generated marking in its metadata on the way through (``audio_container.py``); the measurement is taken
+on the bytes as the upstream sent them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from voiceguard.events import AudioChunk, Direction, Event, PromptText, Stage, TextRole, TTSText, WireAnomaly
+from voiceguard.events import (
+    AudioChunk,
+    AudioMarking,
+    Direction,
+    Event,
+    PromptText,
+    Stage,
+    TextRole,
+    TTSText,
+    Usage,
+    WireAnomaly,
+)
 from voiceguard.protocols import sse
+from voiceguard.protocols.audio_container import ContainerMarker, format_of
 from voiceguard.protocols.audiometa import (
     PCM16_24K,
     WAV_MAX_HEADER,
@@ -48,6 +62,7 @@ class SpeechCodec:
         self._request = JsonRequest()
         self._format = "mp3"
         self._model: str | None = None
+        self._marking: AudioMarking | None = None
 
     def request_events(self, head: RequestHead, body: bytes | None) -> list[Event]:
         parsed = self._request.parse(body)
@@ -68,6 +83,9 @@ class SpeechCodec:
         return events
 
     def render_request(self, events: Sequence[Event]) -> RequestEdit:
+        for event in events:
+            if isinstance(event, AudioMarking):
+                self._marking = event
         return self._request.render(events)
 
     def response_codec(self, status: int, headers: Mapping[str, str]) -> StreamCodec | None:
@@ -81,14 +99,24 @@ class SpeechCodec:
             audio = PCM16_24K
         elif content_type.startswith(("audio/wav", "audio/x-wav", "audio/wave")):
             audio = _AUDIO_FORMATS["wav"]
-        return SpeechAudioCodec(audio)
+        return SpeechAudioCodec(audio, self._marker(content_type), self._model)
+
+    def _marker(self, content_type: str) -> ContainerMarker | None:
+        container = format_of(content_type) or self._format
+        if self._marking is None or container not in self._marking.containers:
+            return None
+        return ContainerMarker(container, self._marking.fields)
 
 
 class SpeechAudioCodec:
     """Audio bytes as they stream: one unit per chunk, measured; a held chunk is not forwarded."""
 
-    def __init__(self, audio: AudioFormat) -> None:
+    def __init__(
+        self, audio: AudioFormat, marker: ContainerMarker | None = None, model: str | None = None
+    ) -> None:
         self._audio = audio
+        self._marker = marker
+        self._model = model
         self._wav = audio.encoding == "wav"
         self._head = b""
         self._data_offset: int | None = None if self._wav else 0
@@ -108,10 +136,14 @@ class SpeechAudioCodec:
         chunk = AudioChunk(
             Direction.TO_CLIENT, len(data), audio.seconds(samples), audio.encoding, audio.sample_rate
         )
-        return [WireUnit(raw=data, events=[chunk])]
+        raw = self._marker.feed(data) if self._marker is not None else data
+        return [WireUnit(raw=raw, events=[chunk])]
 
     def end(self) -> list[WireUnit]:
-        return []
+        rest = self._marker.end() if self._marker is not None else b""
+        # Binary speech reports no usage; the model the request named is what telemetry prices and labels.
+        events: list[Event] = [Usage(model=self._model)] if self._model else []
+        return [WireUnit(raw=rest, events=events)] if rest or events else []
 
     def render(self, unit: WireUnit, events: Sequence[Event]) -> bytes:
         return unit.raw if any(event is own for event in events for own in unit.events) else b""

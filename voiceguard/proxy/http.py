@@ -88,6 +88,7 @@ class HttpForwarder:
                 413, "request_too_large", f"request body exceeds {limits.max_request_body_bytes} bytes"
             )
 
+        prepare_started = time.perf_counter_ns()
         headers = forward_headers(request.headers, REQUEST_DROP)
         headers.update(exchange.upstream_headers)
         query = head.query
@@ -95,6 +96,7 @@ class HttpForwarder:
         streamed: StreamedBody | None = None
         timeouts = runtime.settings.timeouts
         inspect_body = codec is not None and codec.needs_request_body
+        runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - prepare_started)
         if inspect_body and length is not None and length > limits.max_inspected_body_bytes:
             return self._error(
                 413, "request_too_large", f"request body exceeds {limits.max_inspected_body_bytes} bytes"
@@ -131,13 +133,15 @@ class HttpForwarder:
                         query = edit.query
             # A response the adapter parses must arrive uncompressed.
             headers["Accept-Encoding"] = "identity"
-            exchange.proxy_ns += time.perf_counter_ns() - started
+            runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - started)
 
         if isinstance(body, bytes) and len(body) > READ_WHOLE_BODY_BYTES:
             body = io.BytesIO(
                 body
             )  # aiohttp writes large in-memory bodies in slices, not in one blocking call
+        prepare_started = time.perf_counter_ns()
         url = self.route.upstream_url(head.path).with_query(query)
+        runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - prepare_started)
         runtime.pipeline.request_sent(exchange)
         try:
             async with asyncio.timeout(timeouts.first_byte) as first_byte_timer:
@@ -256,10 +260,10 @@ class HttpForwarder:
             else:
                 data = unit.raw
             if data:
-                self.exchange.proxy_ns += time.perf_counter_ns() - started
+                pipeline.add_overhead(self.exchange, time.perf_counter_ns() - started)
                 await self._write(status, headers, data)
                 started = time.perf_counter_ns()
-        self.exchange.proxy_ns += time.perf_counter_ns() - started
+        pipeline.add_overhead(self.exchange, time.perf_counter_ns() - started)
 
     async def _ensure_prepared(self, status: int, headers: CIMultiDict[str]) -> web.StreamResponse:
         if self._response is None:

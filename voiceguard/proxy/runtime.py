@@ -9,10 +9,12 @@ from pathlib import Path
 import aiohttp
 from yarl import URL
 
+from voiceguard.audit.api import AuditTrail, DisabledAuditTrail
 from voiceguard.config import Settings
 from voiceguard.events import Stage
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
+from voiceguard.policy.context import PolicyStore
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
 from voiceguard.proxy.admission import Admission
@@ -101,6 +103,9 @@ class Runtime:
     readiness: Readiness = field(default_factory=Readiness)
     client: aiohttp.ClientSession | None = None
     admin_token: str | None = None
+    policies: PolicyStore | None = None
+    audit: AuditTrail = field(default_factory=DisabledAuditTrail)
+    """The audit log: ``await runtime.audit.append(kind, fields, subject=...)`` (see ``audit/api.py``)."""
     admission: Admission = field(init=False)
 
     def __post_init__(self) -> None:

@@ -105,9 +105,11 @@ class WebSocketRelay:
     ) -> UpstreamSocket | web.Response:
         runtime, exchange = self.runtime, self.exchange
         settings = runtime.settings
+        prepare_started = time.perf_counter_ns()
         url = self.route.upstream_url(head.path, websocket=True).with_query(query)
         headers = forward_headers(self.request.headers, WEBSOCKET_DROP)
         headers.update(exchange.upstream_headers)
+        runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - prepare_started)
         runtime.pipeline.request_sent(exchange)
         try:
             async with asyncio.timeout(settings.timeouts.websocket_handshake):
@@ -171,13 +173,20 @@ class WebSocketRelay:
     async def _pump_both(self, client_ws: ClientSocket, upstream: UpstreamSocket) -> None:
         to_upstream = asyncio.create_task(self._pump(client_ws, upstream, Direction.TO_UPSTREAM))
         to_client = asyncio.create_task(self._pump(upstream, client_ws, Direction.TO_CLIENT))
+        blocked: Blocked | None = None
         try:
             await self._until_one_ends_or_idle({to_upstream, to_client}, client_ws, upstream)
+        except Blocked as failure:
+            blocked = failure
+            raise
         finally:
             for task in (to_upstream, to_client):
                 if not task.done():
                     task.cancel()
             await asyncio.gather(to_upstream, to_client, return_exceptions=True)
+            if blocked is not None and not client_ws.closed:
+                # A guard refused mid-session: the client hears the policy close code, not a relay failure.
+                await _close_quietly(client_ws, blocked.close_code, ws_reason(blocked.message))
             for socket in (client_ws, upstream):
                 if not socket.closed:
                     await _close_quietly(socket, WS_INTERNAL_ERROR, b"relay ended")
@@ -193,8 +202,9 @@ class WebSocketRelay:
             wait = None if idle is None else max(0.0, self._last_message + idle - loop.time())
             done, _pending = await asyncio.wait(pumps, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                failure = task.exception()
+                if failure is not None:
+                    raise failure
             if done:
                 return
             if idle is not None and loop.time() - self._last_message >= idle:
@@ -247,13 +257,13 @@ class WebSocketRelay:
                     out = pipeline.process(exchange, unit.events, direction)
                     if not same_events(unit.events, out):
                         frames = codec.render(unit, out)
-                        exchange.proxy_ns += time.perf_counter_ns() - started
+                        pipeline.add_overhead(exchange, time.perf_counter_ns() - started)
                         for frame in frames:
                             await sink.send_frame(
                                 frame.raw, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT
                             )
                         continue
-                exchange.proxy_ns += time.perf_counter_ns() - started
+                pipeline.add_overhead(exchange, time.perf_counter_ns() - started)
                 await sink.send_frame(data, kind)
             elif kind is WSMsgType.PING:
                 await sink.ping(message.data)

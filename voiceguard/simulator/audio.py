@@ -1,8 +1,9 @@
 """Synthetic audio for the simulator: tones in the formats the vendors return.
 
 The simulator is not a speech engine; its audio is a tone whose length follows the text, which is what
-latency and byte-accounting need. Formats that need an encoder (mp3, opus, aac, flac) are answered with the
-same PCM bytes under the requested content type, and say so in a header.
+latency and byte-accounting need. MP3 is answered with silent MPEG-1 Layer III frames of the same length (a
+valid stream any decoder or tag reader accepts); formats that need a real encoder (opus, aac, flac) are
+answered with the same PCM bytes under the requested content type, and say so in a header.
 """
 
 from __future__ import annotations
@@ -73,3 +74,13 @@ def mulaw(pcm: bytes) -> bytes:
 def mulaw_tone(seconds: float, sample_rate: int = 8_000) -> bytes:
     """µ-law audio of a quiet tone, one byte per sample."""
     return mulaw(tone_pcm16(seconds, sample_rate))
+
+
+MP3_FRAME_SECONDS: Final = 1152 / 44_100
+_SILENT_MP3_FRAME: Final = b"\xff\xfb\x90\xc4" + bytes(413)
+"""MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, mono, no padding (417 bytes): zero side info decodes as silence."""
+
+
+def silent_mp3(seconds: float) -> bytes:
+    """A headerless MP3 stream (no ID3 tag, as TTS services send it) of about ``seconds`` of silence."""
+    return _SILENT_MP3_FRAME * max(1, round(seconds / MP3_FRAME_SECONDS))

@@ -19,7 +19,7 @@ import orjson
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 
-from voiceguard.simulator.audio import CONTENT_TYPES, speech_for, wav
+from voiceguard.simulator.audio import CONTENT_TYPES, silent_mp3, speech_for, wav
 from voiceguard.simulator.backend import Backend, Received, Reply
 from voiceguard.simulator.openai_realtime import realtime_handler
 from voiceguard.simulator.openai_responses import responses_handler
@@ -318,13 +318,15 @@ async def speech(request: web.Request) -> web.StreamResponse:
     response_format = body.get("response_format", "mp3")
     pcm = speech_for(body["input"])
     audio = wav(pcm) if response_format == "wav" else pcm
+    if response_format == "mp3":
+        audio = silent_mp3(len(pcm) / 48_000)
     await asyncio.sleep(backend.timings.first_byte)
     if body.get("stream_format") == "sse":
         return await _speech_stream(request, backend, audio, body["input"])
     response = web.StreamResponse(
         headers={
             "Content-Type": CONTENT_TYPES.get(response_format, "audio/mpeg"),
-            "X-Simulator-Audio": "pcm16-tone",
+            "X-Simulator-Audio": "mp3-silence" if response_format == "mp3" else "pcm16-tone",
         }
     )
     response.enable_chunked_encoding()

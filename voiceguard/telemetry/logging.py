@@ -16,7 +16,7 @@ from typing import Any, Final, TextIO
 import structlog
 
 from voiceguard.records import ExchangeFinished, Record
-from voiceguard.telemetry import names
+from voiceguard.telemetry import ids, names
 
 _SECRET_KEYS: Final = (
     "authorization",
@@ -85,6 +85,7 @@ class RequestLogSink:
         self._log.info(
             names.LOG_REQUEST,
             call_id=exchange.call.id,
+            trace_id=ids.trace_id_hex(exchange.call),
             exchange_id=exchange.id,
             route=exchange.route,
             transport=exchange.transport,
