@@ -7,8 +7,12 @@ this session fixture collects every output channel for the whole run and scans i
 - structured logs of in-process proxies: every ``structlog.PrintLogger`` line, whatever stream or
   configuration a test chose (the class is wrapped for the session, so reconfiguring cannot bypass it);
 - standard-library logging (aiohttp, asyncio, voiceguard's own) through a root handler;
-- logs of ``voiceguard serve`` subprocesses: ``tests/processes.py`` writes them under ``LOG_DIR``;
-- spans and audit records: sinks and exporters built in tests hand what they produce to ``collect``.
+- logs of ``voiceguard serve`` subprocesses: ``tests/processes.py`` writes them under ``log_dir``;
+- spans: every OpenTelemetry SDK span that ends in this process, whatever provider or exporter built it
+  (``Span.end`` is wrapped for the session);
+- audit records: every entry appended to an SQLite or PostgreSQL audit store in this process;
+- what subprocesses left at rest: at the end, every SQLite store (audit, consent), trace file and data
+  directory under the session's temporary tree is read as raw bytes.
 
 A finding fails the run at session teardown, naming the file and the needle (never printing the line).
 """
@@ -99,6 +103,61 @@ class _RootHandler(logging.Handler):
             self.handleError(record)
 
 
+def _tee_spans(collector: LeakCollector, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace import Span
+
+    original = Span.end
+
+    def end(self: Span, end_time: int | None = None) -> None:
+        original(self, end_time)
+        collector.collect("spans", self.to_json(indent=None))
+
+    monkeypatch.setattr(Span, "end", end)
+
+
+def _tee_audit(collector: LeakCollector, monkeypatch: pytest.MonkeyPatch) -> None:
+    from voiceguard.audit.postgres import PostgresStore
+    from voiceguard.audit.sqlite import SqliteStore
+
+    for store in (SqliteStore, PostgresStore):
+        original = store.append
+
+        def append(self: Any, entries: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            for entry in entries:
+                collector.collect("audit", entry.body(0))
+            return _original(self, entries, *args, **kwargs)
+
+        monkeypatch.setattr(store, "append", append)
+
+
+AT_REST_SUFFIXES: Final = (".sqlite3", ".sqlite3-wal", ".sqlite3-journal", ".db", ".db-wal")
+
+
+def _at_rest(basetemp: Path, skip: Path) -> list[Path]:
+    """Stores, trace files and data directories that processes left under the session's temporary tree."""
+    found = []
+    for path in basetemp.rglob("*"):
+        if not path.is_file() or skip in path.parents:
+            continue
+        name = path.name
+        in_data_dir = any(parent.name in ("data", "voiceguard-data") for parent in path.parents)
+        if in_data_dir or name.endswith(AT_REST_SUFFIXES) or ("span" in name and name.endswith(".jsonl")):
+            found.append(path)
+    return found
+
+
+def scan_at_rest(paths: list[Path], needles: tuple[str, ...] = NEEDLES) -> list[str]:
+    findings = []
+    encoded = [needle.encode() for needle in needles]
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        findings.extend(f"{path}: {needle!r}" for needle in encoded if needle in data)
+    return findings
+
+
 def _tee_print_logger(collector: LeakCollector, monkeypatch: pytest.MonkeyPatch) -> None:
     original: Callable[..., None] = structlog.PrintLogger.msg
 
@@ -120,10 +179,12 @@ def leak_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeakCollecto
     root.addHandler(handler)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _tee_print_logger(collector, monkeypatch)
+        _tee_spans(collector, monkeypatch)
+        _tee_audit(collector, monkeypatch)
         yield collector
     root.removeHandler(handler)
     collector.close()
-    findings = collector.scan()
+    findings = collector.scan() + scan_at_rest(_at_rest(tmp_path_factory.getbasetemp(), directory))
     if findings:
         shown = "\n".join(findings[:40])
         pytest.fail(
