@@ -20,7 +20,9 @@ A finding fails the run at session teardown, naming the file and the needle (nev
 from __future__ import annotations
 
 import logging
+import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -130,6 +132,22 @@ def _tee_audit(collector: LeakCollector, monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setattr(store, "append", append)
 
 
+LOG_DIR_ENV: Final = "VOICEGUARD_TEST_LOG_DIR"
+"""Set for the session: where any helper that starts a process puts its output (``output_file``)."""
+
+
+def output_file(name: str) -> Path:
+    """A fresh file in the session's scanned log directory, for a subprocess's stdout and stderr."""
+    directory = Path(os.environ[LOG_DIR_ENV])
+    return directory / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+
+
+def keep_output(name: str, output: str | bytes) -> None:
+    """Hand output a test already read from a pipe to the session's scan."""
+    data = output.encode() if isinstance(output, str) else output
+    output_file(name).write_bytes(data)
+
+
 AT_REST_SUFFIXES: Final = (".sqlite3", ".sqlite3-wal", ".sqlite3-journal", ".db", ".db-wal")
 
 
@@ -141,7 +159,8 @@ def _at_rest(basetemp: Path, skip: Path) -> list[Path]:
             continue
         name = path.name
         in_data_dir = any(parent.name in ("data", "voiceguard-data") for parent in path.parents)
-        if in_data_dir or name.endswith(AT_REST_SUFFIXES) or ("span" in name and name.endswith(".jsonl")):
+        trace_output = ("span" in name and name.endswith(".jsonl")) or name == "rotel.out"
+        if in_data_dir or name.endswith(AT_REST_SUFFIXES) or trace_output:
             found.append(path)
     return found
 
@@ -173,6 +192,7 @@ def _tee_print_logger(collector: LeakCollector, monkeypatch: pytest.MonkeyPatch)
 def leak_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeakCollector]:
     """Collect every log line, span and audit record of the run; fail the run if one holds a needle."""
     directory = tmp_path_factory.mktemp("leakscan")
+    os.environ[LOG_DIR_ENV] = str(directory)
     collector = LeakCollector(directory)
     handler = _RootHandler(collector)
     root = logging.getLogger()
