@@ -60,10 +60,6 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
     handler_started = time.perf_counter_ns()
     runtime = request.app[RUNTIME]
-    if runtime.audit.refuses_traffic:
-        return error_response(
-            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
-        )
     name = request.match_info["route"]
     route = runtime.routes.get(name)
     if route is None:
@@ -104,6 +100,13 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         )
     limits = runtime.settings.limits
     client = client_address(request.remote, request.headers, limits.client_address_header)
+    if runtime.audit.refuses_traffic:
+        # Recorded like any exchange: the access log and metrics now, the audit log once it is back.
+        exchange.outcome = "audit_unavailable"
+        runtime.pipeline.finish_exchange(exchange, status=503)
+        return error_response(
+            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
+        )
     refusal = runtime.admission.admit(client, exchange)
     if refusal is not None:
         exchange.outcome = refusal.error_type
