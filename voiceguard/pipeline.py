@@ -149,7 +149,7 @@ class Pipeline:
         if not events:
             return events
         call = exchange.call
-        result = self.chain.process(GuardContext(call, exchange.info, direction), events)
+        result = self.chain.process(GuardContext(call, exchange.info, direction, exchange.id), events)
         now = self.clock()
         for report in result.reports:
             if isinstance(report, PolicyDecision):

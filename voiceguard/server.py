@@ -26,6 +26,8 @@ from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
+from voiceguard.pii.anonymize import PiiRecordRedactor
+from voiceguard.pii.engine import PiiEngine, build_engine, engine_settings
 from voiceguard.pipeline import Pipeline
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
@@ -33,6 +35,8 @@ from voiceguard.proxy.http import HttpForwarder
 from voiceguard.proxy.runtime import Runtime, build_routes
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
+from voiceguard.redaction import MaskEverything
+from voiceguard.telemetry import names
 from voiceguard.telemetry.logging import RequestLogSink
 from voiceguard.telemetry.metrics import Metrics, MetricsSink
 
@@ -85,6 +89,17 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
 
 
+def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
+    """The PII engine, once per process; its analysis failures are counted (and logged by the engine)."""
+    if not settings.pii.enabled:
+        return None
+    failures = metrics.meter.create_counter(names.PII_ANALYSIS_FAILURES, unit="{text}")
+    return build_engine(
+        engine_settings(settings.pii),
+        on_failure=lambda reason: failures.add(1, {names.ATTR_PII_REASON: reason}),
+    )
+
+
 def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
     """The sinks, in order: what every record is handed to."""
     return [MetricsSink(metrics), RequestLogSink()]
@@ -109,8 +124,9 @@ def build_app(
     keys = KeyStore(settings.data_dir)
     resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
     metrics = Metrics(resource)
+    pii = _build_pii(settings, metrics)
     sinks = [*_build_sinks(settings, metrics), *extra_sinks]
-    chain = GuardChain(build_guards(settings) if guards is None else guards)
+    chain = GuardChain(build_guards(settings, keys=keys, pii_engine=pii) if guards is None else guards)
     pipeline = Pipeline(
         chain,
         sinks,
@@ -124,6 +140,8 @@ def build_app(
         metrics=metrics,
         keys=keys,
         admin_token=os.environ.get(settings.admin.token_env) or None,
+        redactor=PiiRecordRedactor(pii) if pii is not None else MaskEverything(),
+        pii=pii,
     )
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime

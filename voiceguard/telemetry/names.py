@@ -24,6 +24,8 @@ UPSTREAM_ERRORS: Final = "voiceguard.upstream.errors"
 """Counter: upstream failures by route and error type (refused, timeout, reset, 5xx)."""
 WS_MESSAGES: Final = "voiceguard.websocket.messages"
 """Counter: WebSocket messages relayed, by route and direction."""
+PII_ANALYSIS_FAILURES: Final = "voiceguard.pii.analysis_failures"
+"""Counter: texts the PII engine could not analyse (and that were masked instead), by reason."""
 
 # --- metric attribute keys (low cardinality only: never a call id) ------------------------------------------
 
@@ -35,6 +37,8 @@ ATTR_ERROR_TYPE: Final = "error.type"
 ATTR_DIRECTION: Final = "voiceguard.direction"
 ATTR_PROVIDER: Final = "gen_ai.provider.name"
 ATTR_OPERATION: Final = "voiceguard.operation"
+ATTR_PII_REASON: Final = "voiceguard.pii.reason"
+"""Why PII analysis failed: ``timeout`` or ``error``."""
 
 # --- log fields ---------------------------------------------------------------------------------------------
 
