@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from voiceguard import server
+from voiceguard.pii.engine import PATTERN_ONLY, EngineSettings, PiiEngine, build_engine
 from voiceguard.simulator import RunningApp, start_app
 from voiceguard.simulator.backend import Backend
 from voiceguard.simulator.deepgram_api import deepgram_app
@@ -67,3 +68,14 @@ async def proxy(
 ) -> server.RunningServer:
     """voiceguard in front of the simulated OpenAI and Deepgram."""
     return await make_proxy({"openai": openai_upstream.url, "deepgram": deepgram_upstream.url})
+
+
+@pytest.fixture(scope="session")
+def ner_engine() -> PiiEngine:
+    """The default engine (spaCy NER), built once: loading the model is the slow part."""
+    return build_engine(EngineSettings())
+
+
+@pytest.fixture(scope="session")
+def pattern_engine() -> PiiEngine:
+    return build_engine(EngineSettings(model=PATTERN_ONLY))

@@ -45,6 +45,7 @@ _SPOKEN_HINT = re.compile(
     re.IGNORECASE,
 )
 _LABEL = re.compile(r"[a-z0-9]+")
+_NOT_LOCAL: Final = frozenset({"is", "was", "its", "me", "my", "to", "at", "email", "address", "mail", "e"})
 _COMMON_TLDS: Final = frozenset(
     {"com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "app", "dev", "io", "ai", "co", "me"}
 )
@@ -370,10 +371,15 @@ def _local_before(tokens: list[_Token], at: int) -> tuple[int, str] | None:
             index -= 4
             continue
         spelled = _spoken_char(previous)
-        if gap.text == " " and spelled is not None and len(spelled) == 1 and len(parts[0]) == 1:
+        if gap.text != " " or spelled is None:
+            break
+        if len(spelled) == 1 and len(parts[0]) == 1:
             parts.insert(0, spelled)
             index -= 2
             continue
+        if spelled.isalpha() and spelled not in _NOT_LOCAL and all(p.isdigit() for p in parts):
+            parts.insert(0, spelled)  # "sam one two at ..." -> sam12
+            index -= 2
         break
     local = "".join(parts)
     return (index, local) if _LABEL.search(local) else None

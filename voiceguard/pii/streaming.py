@@ -83,6 +83,8 @@ def open_tail_start(text: str) -> int:
             break
         start = match.start()
         right_is_connector = core in _CONNECTORS
+    if not any(ch.isalnum() for ch in text[start:]):
+        return len(text)  # a lone separator cannot become an entity by itself
     return start
 
 
