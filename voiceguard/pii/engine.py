@@ -44,8 +44,6 @@ from voiceguard.pii.recognizers import (
 )
 from voiceguard.pii.spoken import normalise
 
-log = structlog.get_logger("voiceguard.pii")
-
 PATTERN_ONLY: Final = "pattern"
 """The engine name that skips the language model: lowest latency, no names or places without a cue."""
 CHUNK_OVERLAP_CHARS: Final = 160
@@ -98,6 +96,7 @@ class PiiEngine:
         self.uses_ner = settings.model != PATTERN_ONLY
         self.supported: frozenset[str] = ALL_ENTITIES if self.uses_ner else PATTERN_ENTITIES
         self._on_failure = on_failure
+        self._log = structlog.get_logger("voiceguard.pii")
         no_op = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
         no_op.load()
         registry = RecognizerRegistry(
@@ -181,7 +180,7 @@ class PiiEngine:
 
     def _failed(self, reason: str, exc: Exception | None, length: int) -> None:
         # Never the text, nor the exception's message (it may quote the text): its type and the length only.
-        log.warning(
+        self._log.warning(
             "pii_analysis_failed",
             reason=reason,
             error=type(exc).__name__ if exc is not None else None,

@@ -22,8 +22,9 @@ from typing import Final
 
 from voiceguard.pii.entities import CREDIT_CARD, CVV, PHONE_NUMBER, US_BANK_NUMBER, US_SSN, Finding
 
-SEQUENCE: Final = re.compile(r"(?<![\w+])(?:\+ ?)?\d(?:(?: {1,2}| ?[-.,] ?)?\d)*(?![\w])")
-"""Digits with at most one separator (space, dash, dot, comma) between each, optionally after a ``+``."""
+SEQUENCE: Final = re.compile(r"(?<![\w+(])(?:\+ ?)?\(?\d(?:(?: {1,2}| ?[-.,] ?| ?\) ?| \()?\d)*(?![\w])")
+"""Digits with at most one separator (space, dash, dot, comma, parenthesis) between each, optionally after
+a ``+``: "4111 1111", "4 1 1 1, 1 1 1 1", "(415) 555-0132", "+44 20 7946 0958"."""
 
 _CUES: Final = {
     "card": (
@@ -78,9 +79,9 @@ def sequences(text: str) -> Iterator[DigitSequence]:
     for match in SEQUENCE.finditer(text):
         raw = match.group()
         plus = raw.startswith("+")
-        parts = re.split(r"[^\d]+", raw.lstrip("+ "))
+        parts = re.split(r"[^\d]+", raw.lstrip("+ ("))
         groups = tuple(len(part) for part in parts if part)
-        separators = "".join(ch for ch in raw.lstrip("+ ") if not ch.isdigit() and ch != " ")
+        separators = "".join(ch for ch in raw.lstrip("+ (") if not ch.isdigit() and ch not in " ()")
         digits = "".join(ch for ch in raw if ch.isdigit())
         yield DigitSequence(match.start(), match.end(), digits, groups, separators, plus)
 
@@ -173,8 +174,8 @@ def classify(sequence: DigitSequence, cue: str | None) -> tuple[str, float] | No
         return CVV, 0.9
     if cue == "ssn" and count == 9:
         return US_SSN, 0.95 if ssn_valid(digits) else 0.7
-    if cue == "ssn" and 5 <= count <= 8:
-        return US_SSN, 0.7  # the first part of a number split across two results
+    if cue == "ssn" and 3 <= count <= 8:
+        return US_SSN, 0.7  # part of a number split across results, or its last four
     if cue == "bank" and 6 <= count <= 17:
         return US_BANK_NUMBER, 0.85
     if cue == "card" and 6 <= count <= 12:
@@ -191,7 +192,14 @@ def classify(sequence: DigitSequence, cue: str | None) -> tuple[str, float] | No
         return PHONE_NUMBER, 0.75
     if count == 11 and digits[0] == "0" and digits[1] != "0":
         return PHONE_NUMBER, 0.6
+    if count in (11, 12) and _card_prefix(digits):
+        return CREDIT_CARD, 0.6  # most likely the first part of a card cut by the end of an STT result
     return None
+
+
+def _card_prefix(digits: str) -> bool:
+    """Starts like a card: no other 11-12 digit number is common in speech (phones were ruled out above)."""
+    return in_card_range(digits + "0" * (16 - len(digits)))
 
 
 def find_numbers(text: str, wanted: frozenset[str]) -> list[Finding]:
