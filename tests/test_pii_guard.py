@@ -22,6 +22,7 @@ from voiceguard.events import (
     ToolCall,
     Transcript,
     TTSText,
+    Word,
 )
 from voiceguard.guards.base import Blocked
 from voiceguard.guards.pii import PiiGuard, PiiGuardSettings
@@ -225,3 +226,16 @@ def test_names_are_only_looked_for_with_ner_when_a_mode_acts_on_them(ner_engine:
     said = Transcript("Maria Garcia called")
     assert decisions(run_guard(observing, guard_context(**STT), said)) == []
     assert texts(run_guard(redacting, guard_context(**STT), said)) == ["<PERSON> called"]
+
+
+def test_a_redacted_transcripts_words_are_redacted_too(pattern_engine: PiiEngine) -> None:
+    pii = guard(pattern_engine, modes={"speech": {"CREDIT_CARD": "redact"}})
+    said = "card 4111 1111 1111 1111, thanks"
+    words = tuple(
+        Word(w, 0.3 * i, 0.3 * i + 0.25)
+        for i, w in enumerate(["card", "4111", "1111", "1111", "1111", "thanks"])
+    )
+    [out, _] = run_guard(pii, guard_context(**STT), Transcript(said, words=words))
+    assert isinstance(out, Transcript) and out.text == "card <CREDIT_CARD>, thanks"
+    assert [w.text for w in out.words] == ["card", *["<CREDIT_CARD>"] * 4, "thanks"]
+    assert [w.start for w in out.words] == [w.start for w in words]

@@ -46,6 +46,7 @@ from voiceguard.pii.policy import DEFAULT_POLICY, Flow, PiiMode, PiiPolicy
 from voiceguard.pii.streaming import PlaceholderRestorer, Released, StreamScanner
 from voiceguard.pii.vault import EphemeralSealer, PseudonymVault, Sealer
 from voiceguard.pii.window import ConversationWindow
+from voiceguard.pii.words import redact_words
 from voiceguard.session import Call
 
 OUTCOMES: Final = {
@@ -195,7 +196,7 @@ class PiiGuard:
             yield _with_text(event, MASK.redact(text))
             yield self._failed(flow, failure.reason)
             return
-        new_text, decisions = self._act(text, findings, flow, state.vault, replying)
+        new_text, changed, decisions = self._act(text, findings, flow, state.vault, replying)
         restored: dict[str, int] = {}
         if replying and isinstance(event, AgentText | ToolCall):
             escape = _json_escape if isinstance(event, ToolCall) else None
@@ -204,7 +205,10 @@ class PiiGuard:
             window.remember(key, text)
         if _is_agent_text(event):
             window.remember_agent(text)
-        yield event if new_text == text else _with_text(event, new_text)
+        out = event if new_text == text else _with_text(event, new_text)
+        if isinstance(out, Transcript) and out.words and changed:
+            out = dataclasses.replace(out, words=redact_words(out.words, text, changed))
+        yield out
         yield from decisions
         if restored:
             yield self._decision("restore", "restored", flow, restored)
@@ -229,8 +233,11 @@ class PiiGuard:
 
     def _act(
         self, text: str, findings: list[Finding], flow: Flow, vault: PseudonymVault, replying: bool
-    ) -> tuple[str, list[PolicyDecision]]:
-        """Apply each finding's mode; raises ``Blocked`` if any is ``block``."""
+    ) -> tuple[str, list[Finding], list[PolicyDecision]]:
+        """Apply each finding's mode: the new text, the findings replaced in it, the decisions.
+
+        Raises ``Blocked`` if any finding's mode is ``block``.
+        """
         counts: dict[PiiMode, dict[str, int]] = {}
         changes: list[Finding] = []
         for finding in findings:
@@ -259,7 +266,7 @@ class PiiGuard:
         decisions = [
             self._decision(mode.value, OUTCOMES[mode], flow, per_type) for mode, per_type in counts.items()
         ]
-        return new_text, decisions
+        return new_text, changes, decisions
 
     def _decision(self, action: str, outcome: str, flow: Flow, counts: Mapping[str, int]) -> PolicyDecision:
         return PolicyDecision(
@@ -300,7 +307,7 @@ class PiiGuard:
         def redact(released: Released) -> str:
             if released.failed is not None:
                 return MASK.redact(released.text)
-            text, _ = self._act(released.text, released.findings, Flow.SPEECH, state.vault, True)
+            text, _, _ = self._act(released.text, released.findings, Flow.SPEECH, state.vault, True)
             return text
 
         stream = ReplyStream(
