@@ -30,7 +30,7 @@ from typing import Final
 import structlog
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NoOpNlpEngine
 from presidio_analyzer.predefined_recognizers import IbanRecognizer, SpacyRecognizer
 
 from voiceguard.config import PiiConfig
@@ -99,36 +99,20 @@ class PiiEngine:
         self._log = structlog.get_logger("voiceguard.pii")
         no_op = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
         no_op.load()
-        registry = RecognizerRegistry(
-            recognizers=[
-                DigitSequenceRecognizer(),
-                SpokenNameRecognizer(),
-                OfflineEmailRecognizer(),
-                IbanRecognizer(),
-            ],
-            supported_languages=["en"],
-        )
-        self._patterns = AnalyzerEngine(
-            registry=registry,
-            nlp_engine=no_op,
-            supported_languages=["en"],
-            context_aware_enhancer=_NoContextEnhancer(),
-        )
+        pattern_recognizers = [
+            DigitSequenceRecognizer(),
+            SpokenNameRecognizer(),
+            OfflineEmailRecognizer(),
+            IbanRecognizer(),
+        ]
+        self._patterns = _analyzer(pattern_recognizers, no_op)
         self._no_artifacts = no_op.process_text("", "en")
         self._ner: AnalyzerEngine | None = None
         if self.uses_ner:
             spacy_engine = NerOnlySpacyEngine(settings.model)
             spacy_engine.load()
-            ner_registry = RecognizerRegistry(
-                recognizers=[SpacyRecognizer(supported_entities=sorted(NER_ENTITIES))],
-                supported_languages=["en"],
-            )
-            self._ner = AnalyzerEngine(
-                registry=ner_registry,
-                nlp_engine=spacy_engine,
-                supported_languages=["en"],
-                context_aware_enhancer=_NoContextEnhancer(),
-            )
+            ner = SpacyRecognizer(supported_entities=sorted(NER_ENTITIES))
+            self._ner = _analyzer([ner], spacy_engine)
         self._cache: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
 
     # --- analysis ---------------------------------------------------------------------------------------
@@ -240,6 +224,16 @@ class PiiEngine:
             original_start, original_end = body.to_original(start - focus_start, end - focus_start)
             findings.append(Finding(result.entity_type, original_start, original_end, result.score))
         return resolve_overlaps(findings)
+
+
+def _analyzer(recognizers: list[EntityRecognizer], nlp_engine: NlpEngine) -> AnalyzerEngine:
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+    return AnalyzerEngine(
+        registry=registry,
+        nlp_engine=nlp_engine,
+        supported_languages=["en"],
+        context_aware_enhancer=_NoContextEnhancer(),
+    )
 
 
 def _chunks(text: str, size: int) -> Iterator[tuple[int, int]]:
