@@ -50,6 +50,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.logging.level, settings.logging.format)
     try:
         asyncio.run(server.serve_forever(settings))
+    except ConfigError as exc:  # found while building the app (e.g. a spaCy model that is not installed)
+        print(f"voiceguard: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"voiceguard: cannot listen on {settings.listen.host}:{settings.listen.port}: {exc.strerror}",

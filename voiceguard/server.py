@@ -21,13 +21,14 @@ from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
-from voiceguard.config import Settings
+from voiceguard.config import ConfigError, Settings
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
 from voiceguard.pii.anonymize import PiiRecordRedactor
 from voiceguard.pii.engine import PiiEngine, build_engine, engine_settings
+from voiceguard.pii.recognizers import ModelNotInstalled
 from voiceguard.pipeline import Pipeline
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
@@ -94,10 +95,14 @@ def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
     if not settings.pii.enabled:
         return None
     failures = metrics.meter.create_counter(names.PII_ANALYSIS_FAILURES, unit="{text}")
-    return build_engine(
-        engine_settings(settings.pii),
-        on_failure=lambda reason: failures.add(1, {names.ATTR_PII_REASON: reason}),
-    )
+
+    def count(reason: str) -> None:
+        failures.add(1, {names.ATTR_PII_REASON: reason})
+
+    try:
+        return build_engine(engine_settings(settings.pii), on_failure=count)
+    except ModelNotInstalled as exc:
+        raise ConfigError(f"pii.engine: {exc}") from None
 
 
 def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
