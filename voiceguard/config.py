@@ -119,6 +119,31 @@ class LoggingConfig(_Section):
     format: Literal["json", "console"] = "json"
 
 
+class ConsentConfig(_Section):
+    """Where consent records are kept, and how soon a change made elsewhere reaches running calls.
+
+    ``store: postgres`` reads the DSN from the environment variable named by ``postgres_dsn_env`` (so the
+    password stays out of the file); every replica sharing it sees a withdrawal within ``refresh_seconds``,
+    and at once while its ``LISTEN`` connection is up.
+    """
+
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_dsn_env: str = "VOICEGUARD_POSTGRES_DSN"
+    postgres_schema: str = Field("voiceguard", pattern=r"^[a-z_][a-z0-9_]{0,39}$")
+    refresh_seconds: float = Field(2.0, gt=0, le=300)
+
+
+class BiometricsConfig(_Section):
+    """Voiceprint features without consent: ``strip`` them (and tell the client) or ``refuse`` the request.
+
+    ``treat_unknown_jurisdiction_as`` applies one jurisdiction's rules (e.g. ``US-IL``, the strictest) to
+    calls that declare none; by default such calls are not gated.
+    """
+
+    enforcement: Literal["strip", "refuse"] = "strip"
+    treat_unknown_jurisdiction_as: str | None = Field(None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+
+
 class Settings(_Section):
     """The whole configuration of one voiceguard process."""
 
@@ -130,6 +155,8 @@ class Settings(_Section):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     admin: AdminConfig = AdminConfig()
     logging: LoggingConfig = LoggingConfig()
+    consent: ConsentConfig = ConsentConfig()
+    biometrics: BiometricsConfig = BiometricsConfig()
 
     @field_validator("routes")
     @classmethod

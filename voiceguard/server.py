@@ -22,6 +22,8 @@ from opentelemetry.sdk.resources import Resource
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
 from voiceguard.config import Settings
+from voiceguard.consent.admin_api import add_consent_routes
+from voiceguard.consent.setup import build_registry
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
@@ -80,6 +82,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         return error_response(
             503, "too_many_calls", "voiceguard is at its configured limit of concurrent calls"
         )
+    if runtime.consent is not None:
+        await runtime.consent.attach(exchange.call)
     if websocket:
         return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
     return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
@@ -125,9 +129,13 @@ def build_app(
         keys=keys,
         admin_token=os.environ.get(settings.admin.token_env) or None,
     )
+    runtime.consent = build_registry(
+        settings, keys, on_problem=lambda problem: runtime.readiness.set_problem("consent", problem)
+    )
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime
     add_admin_routes(app)
+    add_consent_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
     app.router.add_route("*", "/{route}", proxy_handler)
     app.cleanup_ctx.append(_lifecycle)
@@ -140,6 +148,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     closable = [sink for sink in runtime.pipeline.sinks if isinstance(sink, ClosableSink)]
     for sink in closable:
         await sink.start()
+    if runtime.consent is not None:
+        await runtime.consent.start()
     sweeper = asyncio.create_task(_sweeper(runtime.pipeline), name="voiceguard-sweeper")
     try:
         yield
@@ -148,6 +158,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
         runtime.pipeline.shutdown()
+        if runtime.consent is not None:
+            await runtime.consent.close()
         for sink in reversed(closable):
             try:
                 await sink.close()

@@ -9,6 +9,7 @@ import aiohttp
 from yarl import URL
 
 from voiceguard.config import Settings
+from voiceguard.consent.registry import ConsentRegistry
 from voiceguard.events import Stage
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
@@ -91,6 +92,7 @@ class Runtime:
     readiness: Readiness = field(default_factory=Readiness)
     client: aiohttp.ClientSession | None = None
     admin_token: str | None = None
+    consent: ConsentRegistry | None = None
 
     @property
     def http(self) -> aiohttp.ClientSession:
