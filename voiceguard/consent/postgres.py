@@ -166,7 +166,7 @@ class PostgresConsentStore:
             if value is not None:
                 params.append(value)
                 clauses.append(f"{column} = ${len(params)}")
-        if len(clauses) == 1:
+        if withdrawal.consent_id is None and withdrawal.subject_hash is None:
             raise ConsentStoreError("a withdrawal names a consent id or a subject")
 
         async def work(connection: Any) -> list[tuple[ConsentRecord, ConsentChange]]:

@@ -221,6 +221,6 @@ def _active_filter(withdrawal: Withdrawal) -> tuple[str, list[object]]:
     if withdrawal.purpose is not None:
         clauses.append("purpose = ?")
         params.append(withdrawal.purpose.value)
-    if len(clauses) == 1:
+    if withdrawal.consent_id is None and withdrawal.subject_hash is None:
         raise ConsentStoreError("a withdrawal names a consent id or a subject")
     return " AND ".join(clauses), params
