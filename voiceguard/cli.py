@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="private key (PEM) for --tls-cert")
     serve.set_defaults(handler=_cmd_serve)
+
+    from voiceguard.consent.cli import add_consent_commands
+
+    add_consent_commands(commands, _add_config_argument, load)
     return parser
 
 
