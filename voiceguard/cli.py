@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     from voiceguard.consent.cli import add_consent_commands
 
     add_consent_commands(commands, _add_config_argument, load)
+
+    from voiceguard.biometrics.cli import add_publish_command
+
+    policy = commands.add_parser("policy", help="work with the policy packs")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    add_publish_command(policy_commands, _add_config_argument, load)
     return parser
 
 

@@ -142,6 +142,13 @@ class BiometricsConfig(_Section):
 
     enforcement: Literal["strip", "refuse"] = "strip"
     treat_unknown_jurisdiction_as: str | None = Field(None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+    retention_cap_days: int = Field(365, gt=0, le=3 * 366)
+    """No stored audio or biometric artefact outlives this, whatever its jurisdiction."""
+    retention_sweep_seconds: float = Field(60.0, gt=0, le=86_400)
+    controller: str = "the operator of this voice service"
+    """Who the published retention schedule names as responsible (``voiceguard policy publish``)."""
+    contact: str | None = None
+    """Where subjects ask about or withdraw consent, printed in the published schedule."""
 
 
 class Settings(_Section):

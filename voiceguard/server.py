@@ -21,6 +21,9 @@ from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
+from voiceguard.biometrics.artefacts import ArtefactStore
+from voiceguard.biometrics.retention import retention_schedule
+from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import Settings
 from voiceguard.consent.admin_api import add_consent_routes
 from voiceguard.consent.setup import build_registry
@@ -132,6 +135,10 @@ def build_app(
     runtime.consent = build_registry(
         settings, keys, on_problem=lambda problem: runtime.readiness.set_problem("consent", problem)
     )
+    runtime.retention = RetentionSweeper(
+        ArtefactStore(settings.data_dir, keys, retention_schedule(settings)),
+        settings.biometrics.retention_sweep_seconds,
+    )
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime
     add_admin_routes(app)
@@ -150,6 +157,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await sink.start()
     if runtime.consent is not None:
         await runtime.consent.start()
+    if runtime.retention is not None:
+        await runtime.retention.start()
     sweeper = asyncio.create_task(_sweeper(runtime.pipeline), name="voiceguard-sweeper")
     try:
         yield
@@ -160,6 +169,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime.pipeline.shutdown()
         if runtime.consent is not None:
             await runtime.consent.close()
+        if runtime.retention is not None:
+            await runtime.retention.close()
         for sink in reversed(closable):
             try:
                 await sink.close()

@@ -23,6 +23,24 @@ MAX_EVIDENCE_CHARS: Final = 512
 MAX_REASON_CHARS: Final = 256
 
 
+EU_EEA: Final = frozenset(
+    {
+        *("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT"),
+        *("LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"),
+    }
+)
+
+
+def covers(rule_jurisdiction: str, jurisdiction: str) -> bool:
+    """Whether a rule written for ``rule_jurisdiction`` applies to a call in ``jurisdiction``.
+
+    ``US`` covers ``US-IL``; ``EU`` covers the EU and EEA member states and their regions.
+    """
+    if jurisdiction == rule_jurisdiction or jurisdiction.startswith(rule_jurisdiction + "-"):
+        return True
+    return rule_jurisdiction == "EU" and jurisdiction.split("-", 1)[0] in EU_EEA
+
+
 class Purpose(StrEnum):
     """What the subject agreed to; one record covers exactly one purpose."""
 

@@ -19,15 +19,16 @@ from enum import StrEnum
 from typing import Final
 
 from voiceguard.biometrics.call_state import CALL_SPEAKERS, CallSpeakers
-from voiceguard.consent.model import CALL_CONSENT, ConsentRecord, ConsentSlot, Purpose, SignatureMethod
+from voiceguard.consent.model import (
+    CALL_CONSENT,
+    ConsentRecord,
+    ConsentSlot,
+    Purpose,
+    SignatureMethod,
+    covers,
+)
 from voiceguard.session import Call
 
-EU_EEA: Final = frozenset(
-    {
-        *("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT"),
-        *("LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"),
-    }
-)
 _CACHE_LIMIT: Final = 1024
 
 
@@ -38,16 +39,6 @@ class Enforcement(StrEnum):
     """Remove the option from the request (and speaker labels from responses); the client is told."""
     REFUSE = "refuse"
     """Refuse the request with the contract's error (HTTP 451)."""
-
-
-def covers(rule_jurisdiction: str, jurisdiction: str) -> bool:
-    """Whether a rule written for ``rule_jurisdiction`` applies to a call in ``jurisdiction``.
-
-    ``US`` covers ``US-IL``; ``EU`` covers the EU and EEA member states and their regions.
-    """
-    if jurisdiction == rule_jurisdiction or jurisdiction.startswith(rule_jurisdiction + "-"):
-        return True
-    return rule_jurisdiction == "EU" and jurisdiction.split("-", 1)[0] in EU_EEA
 
 
 @dataclass(frozen=True, slots=True)

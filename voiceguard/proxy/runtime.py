@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
+from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import Settings
 from voiceguard.consent.registry import ConsentRegistry
 from voiceguard.events import Stage
@@ -93,6 +94,7 @@ class Runtime:
     client: aiohttp.ClientSession | None = None
     admin_token: str | None = None
     consent: ConsentRegistry | None = None
+    retention: RetentionSweeper | None = None
 
     @property
     def http(self) -> aiohttp.ClientSession:
