@@ -134,8 +134,8 @@ def test_policy_publish_renders_the_schedule_from_the_rules_in_force(tmp_path: P
     text = out.read_text()
     assert "| US-IL | BIPA-15a-DESTROY | Illinois BIPA, 740 ILCS 14/15(a) | at once | 3 years |" in text
     assert (
-        "| US-IL | BIPA-15b-CONSENT | voice cloning, voiceprint | an electronic signature or a written release |"
-        in text
+        "| US-IL | BIPA-15b-CONSENT | voice cloning, voiceprint | "
+        "an electronic signature or a written release |" in text
     )
     assert "longer than 3 years after it was collected" in text and "privacy@example.com" in text
     assert f"sha256 {hashlib.sha256(text.encode()).hexdigest()}" in result.stderr
