@@ -259,6 +259,32 @@ class CallerInfo:
     call_sid: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BackendLatency:
+    """Latencies the backend measured itself for the current reply (Deepgram Voice Agent), in seconds.
+
+    Kept beside voiceguard's own wall-clock breakdown: the backend sees inside its pipeline, voiceguard sees
+    the wire. ``None`` where the backend did not report a part.
+    """
+
+    total_s: float | None = None
+    stt_s: float | None = None
+    llm_s: float | None = None
+    tts_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WireAnomaly:
+    """A wire message an adapter could not parse (bad JSON, invalid base64, a field of the wrong type).
+
+    The message itself is forwarded untouched; this event only counts it. ``kind`` is a short fixed code;
+    neither field ever carries the message's content.
+    """
+
+    kind: str
+    message_type: str | None = None
+
+
 # --- what guards report --------------------------------------------------------------------------------
 
 
@@ -303,6 +329,8 @@ Event: TypeAlias = (
     | UpstreamError
     | BiometricRequest
     | CallerInfo
+    | BackendLatency
+    | WireAnomaly
     | PolicyDecision
     | ClientNotice
 )

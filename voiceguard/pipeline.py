@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from voiceguard.events import ClientNotice, Direction, Event, PolicyDecision, Stage
+from voiceguard.events import CallerInfo, ClientNotice, Direction, Event, PolicyDecision, Stage
 from voiceguard.guards.base import GuardChain, GuardContext
 from voiceguard.protocols.base import ExchangeInfo
 from voiceguard.records import (
@@ -149,6 +149,9 @@ class Pipeline:
         if not events:
             return events
         call = exchange.call
+        for event in events:
+            if type(event) is CallerInfo:
+                _learn_caller(call, event)
         result = self.chain.process(GuardContext(call, exchange.info, direction), events)
         now = self.clock()
         for report in result.reports:
@@ -172,3 +175,16 @@ class Pipeline:
     def _drain_turns(self, call: Call, now: int, *, ending: bool = False) -> None:
         for turn in call.turns.drain(now, ending=ending):
             self.emit(TurnFinished(call, turn))
+
+
+def _learn_caller(call: Call, caller: CallerInfo) -> None:
+    """A telephony stream named its caller: the call's subject unless the client named one already.
+
+    Taken from the adapter's event before the guards run, so a guard that keeps the number out of the
+    records cannot also keep it from the policy that needs it (consent lookups, jurisdiction).
+    """
+    number = caller.phone_number
+    if number:
+        call.caller_number = number
+        if call.subject is None:
+            call.subject = number

@@ -48,6 +48,9 @@ class Call:
     jurisdiction: str | None = None
     traceparent: str | None = None
     tracestate: str | None = None
+    caller_number: str | None = None
+    """The caller's phone number as a telephony stream announced it (``CallerInfo``), E.164 when the bridge
+    passes it so; in memory only. The policy layer derives a jurisdiction from it where none was declared."""
     last_seen_ns: int = 0
     active_exchanges: int = 0
     exchange_count: int = 0

@@ -17,15 +17,27 @@ def _openai() -> ProtocolAdapter:
     return OpenAIAdapter()
 
 
+def _deepgram() -> ProtocolAdapter:
+    from voiceguard.protocols.deepgram import DeepgramAdapter
+
+    return DeepgramAdapter()
+
+
+def _twilio() -> ProtocolAdapter:
+    from voiceguard.protocols.twilio import TwilioAdapter
+
+    return TwilioAdapter()
+
+
 _FACTORIES: dict[str, Callable[[], ProtocolAdapter]] = {
     "passthrough": PassthroughAdapter,
     "openai": _openai,
     # Parsed by their own adapters once those land; until then relayed faithfully, untouched.
-    "deepgram": lambda: PassthroughAdapter("deepgram"),
+    "deepgram": _deepgram,
     "elevenlabs": lambda: PassthroughAdapter("elevenlabs"),
     "anthropic": lambda: PassthroughAdapter("anthropic"),
     "gemini": lambda: PassthroughAdapter("gemini"),
-    "twilio": lambda: PassthroughAdapter("twilio"),
+    "twilio": _twilio,
 }
 
 PROTOCOL_NAMES: frozenset[str] = frozenset(_FACTORIES)

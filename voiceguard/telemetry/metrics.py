@@ -15,7 +15,8 @@ from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 
-from voiceguard.records import CallEnded, CallStarted, ExchangeFinished, Record
+from voiceguard.events import WireAnomaly
+from voiceguard.records import CallEnded, CallStarted, EventObserved, ExchangeFinished, Record
 from voiceguard.telemetry import names
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -62,6 +63,7 @@ class MetricsSink:
         self._active_calls = meter.create_up_down_counter(names.ACTIVE_CALLS, unit="{call}")
         self._upstream_errors = meter.create_counter(names.UPSTREAM_ERRORS, unit="{error}")
         self._ws_messages = meter.create_counter(names.WS_MESSAGES, unit="{message}")
+        self._anomalies = meter.create_counter(names.WIRE_ANOMALIES, unit="{message}")
 
     def handle(self, record: Record) -> None:
         if isinstance(record, ExchangeFinished):
@@ -70,6 +72,10 @@ class MetricsSink:
             self._active_calls.add(1)
         elif isinstance(record, CallEnded):
             self._active_calls.add(-1)
+        elif isinstance(record, EventObserved) and isinstance(record.event, WireAnomaly):
+            self._anomalies.add(
+                1, {names.ATTR_ROUTE: record.exchange.route, names.ATTR_ANOMALY_KIND: record.event.kind}
+            )
 
     def _exchange_finished(self, record: ExchangeFinished) -> None:
         exchange = record.exchange

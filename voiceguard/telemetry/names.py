@@ -24,6 +24,8 @@ UPSTREAM_ERRORS: Final = "voiceguard.upstream.errors"
 """Counter: upstream failures by route and error type (refused, timeout, reset, 5xx)."""
 WS_MESSAGES: Final = "voiceguard.websocket.messages"
 """Counter: WebSocket messages relayed, by route and direction."""
+WIRE_ANOMALIES: Final = "voiceguard.wire.anomalies"
+"""Counter: wire messages an adapter could not parse (forwarded untouched), by route and kind."""
 
 # --- metric attribute keys (low cardinality only: never a call id) ------------------------------------------
 
@@ -35,6 +37,7 @@ ATTR_ERROR_TYPE: Final = "error.type"
 ATTR_DIRECTION: Final = "voiceguard.direction"
 ATTR_PROVIDER: Final = "gen_ai.provider.name"
 ATTR_OPERATION: Final = "voiceguard.operation"
+ATTR_ANOMALY_KIND: Final = "voiceguard.anomaly.kind"
 
 # --- log fields ---------------------------------------------------------------------------------------------
 
