@@ -149,6 +149,9 @@ class BiometricsConfig(_Section):
     """Who the published retention schedule names as responsible (``voiceguard policy publish``)."""
     contact: str | None = None
     """Where subjects ask about or withdraw consent, printed in the published schedule."""
+    anonymise_stt_audio: bool = False
+    """Send speech services McAdams-anonymised PCM instead of the caller's voice (needs numpy and scipy)."""
+    anonymise_alpha: float = Field(0.8, ge=0.5, le=1.5)
 
 
 class Settings(_Section):

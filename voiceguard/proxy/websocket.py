@@ -21,6 +21,7 @@ from voiceguard.correlation import WEBSOCKET_DROP, forward_headers
 from voiceguard.events import Direction
 from voiceguard.guards.base import Blocked
 from voiceguard.protocols.base import RequestHead, WsCodec, same_events
+from voiceguard.proxy.audio import ClientAudioFilter
 from voiceguard.proxy.errors import (
     WS_BAD_GATEWAY,
     WS_INTERNAL_ERROR,
@@ -47,7 +48,7 @@ def offered_protocols(request: web.Request) -> tuple[str, ...]:
 class WebSocketRelay:
     """Relays one WebSocket connection; created per connection."""
 
-    __slots__ = ("_closed_by", "codec", "exchange", "request", "route", "runtime")
+    __slots__ = ("_closed_by", "audio_filter", "codec", "exchange", "request", "route", "runtime")
 
     def __init__(
         self, runtime: Runtime, route: Route, request: web.Request, exchange: Exchange, codec: WsCodec | None
@@ -58,6 +59,12 @@ class WebSocketRelay:
         self.exchange = exchange
         self.codec = codec
         self._closed_by: str | None = None
+        biometrics = runtime.settings.biometrics
+        self.audio_filter = (
+            ClientAudioFilter(biometrics.anonymise_alpha)
+            if biometrics.anonymise_stt_audio and codec is not None
+            else None
+        )
 
     async def run(self, head: RequestHead) -> web.StreamResponse:
         pipeline = self.runtime.pipeline
@@ -200,6 +207,10 @@ class WebSocketRelay:
                     continue
                 started = time.perf_counter_ns()
                 unit = codec.upstream_frame(data, binary) if to_client else codec.client_frame(data, binary)
+                if self.audio_filter is not None and not to_client and not binary:
+                    held = self.audio_filter.held()  # audio still in the transform goes before the control
+                    if held:
+                        await sink.send_frame(held, WSMsgType.BINARY)
                 if unit.events:
                     out = pipeline.process(exchange, unit.events, direction)
                     if not same_events(unit.events, out):
@@ -210,8 +221,13 @@ class WebSocketRelay:
                                 frame.raw, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT
                             )
                         continue
+                if self.audio_filter is not None and binary and not to_client:
+                    anonymised = self.audio_filter.audio(unit.events, data)
+                    if anonymised is not None:
+                        data = anonymised
                 exchange.proxy_ns += time.perf_counter_ns() - started
-                await sink.send_frame(data, kind)
+                if data:
+                    await sink.send_frame(data, kind)
             elif kind is WSMsgType.PING:
                 await sink.ping(message.data)
             elif kind is WSMsgType.PONG:
