@@ -25,7 +25,6 @@ from deepgram.core.api_error import ApiError
 from tests.conftest import ProxyFactory
 from tests.test_deepgram_sdk_dropin import deepgram_client
 from voiceguard.server import RunningServer
-from voiceguard.session import Call
 from voiceguard.simulator import RunningApp
 from voiceguard.simulator.backend import Backend
 from voiceguard.testing import RecordingSink
@@ -217,31 +216,30 @@ async def test_a_live_stream_without_consent_opens_without_diarization(
     assert {w.speaker for w in final.channel.alternatives[0].words} == {None}
 
 
-def _walk(value: object, seen: set[int]) -> Iterator[object]:
-    """Every value reachable from a record: dataclass fields, slots, containers (each object once)."""
+def _walk(value: object, seen: set[int], path: str = "record") -> Iterator[tuple[str, object]]:
+    """Every value reachable from a record, with its path: dataclass fields, slots, containers (once each)."""
     if id(value) in seen or value is None or isinstance(value, (int, float, bool)):
         return
     seen.add(id(value))
-    yield value
+    yield path, value
     if isinstance(value, (str, bytes, bytearray, memoryview)):
         return
+    children: list[tuple[str, object]]
     if isinstance(value, dict):
-        children: list[object] = [*value.keys(), *value.values()]
+        children = [(f"{path}[{k!r}]", v) for k, v in value.items()] + [(f"{path}.key", k) for k in value]
     elif isinstance(value, (list, tuple, set, frozenset)):
-        children = list(value)
+        children = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
     elif dataclasses.is_dataclass(value):
-        # The live Call keeps the caller in memory on purpose (to hash it); sinks never write that field.
-        skip = {"subject"} if isinstance(value, Call) else set()
-        children = [getattr(value, f.name, None) for f in dataclasses.fields(value) if f.name not in skip]
+        # The live Call (and the audit sink's hash memo on it) keep the caller in memory on purpose, to
+        # hash it; no sink writes those fields. Audio is looked for everywhere.
+        children = [(f"{path}.{f.name}", getattr(value, f.name, None)) for f in dataclasses.fields(value)]
+        children = [(p, v) for p, v in children if not p.endswith(".subject") or not isinstance(v, str)]
     else:
-        children = [
-            getattr(value, slot, None)
-            for cls in type(value).__mro__
-            for slot in getattr(cls, "__slots__", ())
-        ]
-        children += list(getattr(value, "__dict__", {}).values())
-    for child in children:
-        yield from _walk(child, seen)
+        slots = [slot for cls in type(value).__mro__ for slot in getattr(cls, "__slots__", ())]
+        children = [(f"{path}.{slot}", getattr(value, slot, None)) for slot in slots]
+        children += [(f"{path}.{k}", v) for k, v in getattr(value, "__dict__", {}).items()]
+    for child_path, child in children:
+        yield from _walk(child, seen, child_path)
 
 
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}")
@@ -252,25 +250,25 @@ def contains_audio(data: bytes) -> bool:
     return any(data[i : i + 16] in AUDIO for i in range(0, len(data) - 15, 8))
 
 
-def assert_no_audio(values: Iterator[object]) -> None:
-    for value in values:
+def assert_no_audio(values: Iterator[tuple[str, object]]) -> None:
+    for path, value in values:
         if isinstance(value, (bytes, bytearray, memoryview)):
-            assert not contains_audio(bytes(value)), "audio bytes reached a record"
+            assert not contains_audio(bytes(value)), f"audio bytes reached {path}"
         elif isinstance(value, str):
             for run in _BASE64_RUN.findall(value):
                 for shift in range(4):  # a base64 run may start mid-quantum
                     chunk = run[shift:]
                     decoded = base64.b64decode(chunk[: len(chunk) // 4 * 4])
-                    assert not contains_audio(decoded), "base64 audio reached a record"
-            assert CALLER not in value, "the raw subject reached a record"
+                    assert not contains_audio(decoded), f"base64 audio reached {path}"
+            assert CALLER not in value, f"the raw subject reached {path}"
 
 
 def test_the_audio_scan_finds_raw_and_base64_audio_anywhere() -> None:
     """The scan below could fail: it spots a slice of the audio, raw or base64 at any offset."""
     with pytest.raises(AssertionError, match="audio bytes"):
-        assert_no_audio(iter([b"head" + AUDIO[1001:1100]]))
+        assert_no_audio(iter([("x", b"head" + AUDIO[1001:1100])]))
     with pytest.raises(AssertionError, match="base64 audio"):
-        assert_no_audio(iter(['{"audio": "' + base64.b64encode(AUDIO[77:200]).decode() + '"}']))
+        assert_no_audio(iter([("x", '{"audio": "' + base64.b64encode(AUDIO[77:200]).decode() + '"}')]))
 
 
 @pytest.fixture

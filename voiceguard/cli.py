@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguard import __version__
+from voiceguard.audit.cli import add_audit_commands
 from voiceguard.config import ConfigError, Settings, load_settings
 
 
@@ -50,6 +51,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.logging.level, settings.logging.format)
     try:
         asyncio.run(server.serve_forever(settings))
+    except ConfigError as exc:
+        print(f"voiceguard: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"voiceguard: cannot listen on {settings.listen.host}:{settings.listen.port}: {exc.strerror}",
@@ -83,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy = commands.add_parser("policy", help="work with the policy packs")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     add_publish_command(policy_commands, _add_config_argument, load)
+    add_audit_commands(commands, _add_config_argument)
     return parser
 
 

@@ -154,6 +154,33 @@ class BiometricsConfig(_Section):
     anonymise_alpha: float = Field(0.8, ge=0.5, le=1.5)
 
 
+class AuditConfig(_Section):
+    """The tamper-evident audit log: where it is stored and how it behaves when the store is down.
+
+    ``store``: ``sqlite`` (default, ``<data_dir>/audit.sqlite3`` unless ``sqlite_path``), ``postgres`` (for
+    several replicas sharing one log; DSN from ``postgres_dsn`` or the variable named by
+    ``postgres_dsn_env``), or ``off``. ``fail_closed``: refuse traffic with 503 while the store cannot take
+    records; otherwise traffic goes on and records wait in a queue of ``queue_max_records``, beyond which
+    they are dropped, counted and the gap itself is recorded once the store is back.
+    """
+
+    store: Literal["sqlite", "postgres", "off"] = "sqlite"
+    sqlite_path: Path | None = None
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
+    postgres_dsn: str | None = None
+    postgres_dsn_env: str = "VOICEGUARD_AUDIT_POSTGRES_DSN"
+    postgres_schema: str = Field("voiceguard", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    checkpoint_interval_seconds: float = Field(60.0, gt=0)
+    checkpoint_every_records: int = Field(1000, gt=0)
+    fail_closed: bool = False
+    queue_max_records: int = Field(100_000, gt=0)
+    batch_max_records: int = Field(1000, gt=0)
+    durable_timeout_seconds: float = Field(5.0, gt=0)
+    store_timeout_seconds: float = Field(5.0, gt=0)
+    source: str | None = Field(None, max_length=200)
+    """Names this replica in every record it writes (default: the host name)."""
+
+
 class Settings(_Section):
     """The whole configuration of one voiceguard process."""
 
@@ -167,6 +194,7 @@ class Settings(_Section):
     logging: LoggingConfig = LoggingConfig()
     consent: ConsentConfig = ConsentConfig()
     biometrics: BiometricsConfig = BiometricsConfig()
+    audit: AuditConfig = AuditConfig()
 
     @field_validator("routes")
     @classmethod

@@ -113,6 +113,11 @@ class KeyStore:
         self._cache[name] = key
         return key
 
+    @staticmethod
+    def has_signing_key(data_dir: Path, name: str) -> bool:
+        """Whether a named signing key exists, without creating anything (for read-only tools)."""
+        return (data_dir / "keys" / f"ed25519-{name}.key").exists()
+
     def signing_key(self, name: str) -> Ed25519PrivateKey:
         """A named Ed25519 key (its 32-byte seed is a sealed secret)."""
         return Ed25519PrivateKey.from_private_bytes(self.secret(f"ed25519-{name}"))

@@ -21,6 +21,9 @@ from opentelemetry.sdk.resources import Resource
 
 from voiceguard import __version__
 from voiceguard.admin import RUNTIME, add_admin_routes
+from voiceguard.audit.admin_api import add_audit_routes
+from voiceguard.audit.factory import open_store
+from voiceguard.audit.sink import AuditSink
 from voiceguard.biometrics.artefacts import ArtefactStore
 from voiceguard.biometrics.retention import retention_schedule
 from voiceguard.biometrics.sweeper import RetentionSweeper
@@ -35,7 +38,7 @@ from voiceguard.pipeline import Pipeline
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
-from voiceguard.proxy.runtime import Runtime, build_routes
+from voiceguard.proxy.runtime import Readiness, Runtime, build_routes
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
 from voiceguard.telemetry.logging import RequestLogSink
@@ -49,6 +52,10 @@ SWEEP_INTERVAL_S: Final = 1.0
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
     runtime = request.app[RUNTIME]
+    if runtime.audit.refuses_traffic:
+        return error_response(
+            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
+        )
     name = request.match_info["route"]
     route = runtime.routes.get(name)
     if route is None:
@@ -97,6 +104,14 @@ def _build_sinks(settings: Settings, metrics: Metrics) -> list[Sink]:
     return [MetricsSink(metrics), RequestLogSink()]
 
 
+def _build_audit(
+    settings: Settings, keys: KeyStore, metrics: Metrics, readiness: Readiness
+) -> AuditSink | None:
+    if settings.audit.store == "off":
+        return None
+    return AuditSink(open_store(settings), keys, settings.audit, metrics=metrics, readiness=readiness)
+
+
 async def _sweeper(pipeline: Pipeline) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
@@ -116,7 +131,9 @@ def build_app(
     keys = KeyStore(settings.data_dir)
     resource = Resource.create({"service.name": "voiceguard", "service.version": __version__})
     metrics = Metrics(resource)
-    sinks = [*_build_sinks(settings, metrics), *extra_sinks]
+    readiness = Readiness()
+    audit = _build_audit(settings, keys, metrics, readiness)
+    sinks = [*_build_sinks(settings, metrics), *([audit] if audit is not None else []), *extra_sinks]
     chain = GuardChain(build_guards(settings) if guards is None else guards)
     pipeline = Pipeline(
         chain,
@@ -130,18 +147,26 @@ def build_app(
         pipeline=pipeline,
         metrics=metrics,
         keys=keys,
+        readiness=readiness,
         admin_token=os.environ.get(settings.admin.token_env) or None,
     )
+    if audit is not None:
+        runtime.audit = audit
     runtime.consent = build_registry(
-        settings, keys, on_problem=lambda problem: runtime.readiness.set_problem("consent", problem)
+        settings,
+        keys,
+        audit=runtime.audit,
+        on_problem=lambda problem: runtime.readiness.set_problem("consent", problem),
     )
     runtime.retention = RetentionSweeper(
         ArtefactStore(settings.data_dir, keys, retention_schedule(settings)),
         settings.biometrics.retention_sweep_seconds,
+        audit=runtime.audit,
     )
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime
     add_admin_routes(app)
+    add_audit_routes(app)
     add_consent_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
     app.router.add_route("*", "/{route}", proxy_handler)

@@ -115,7 +115,7 @@ async def test_every_destruction_is_audited_without_the_content(store: ArtefactS
     await store.purpose_satisfied("ab" * 32)
     await sweeper.sweep_once()
     [(kind, fields)] = audit.entries
-    assert kind == "biometric.destroyed"
+    assert kind == "retention.destroyed"
     assert fields["artefact_id"] == artefact.id and fields["rule_id"] == "BIPA-15a-DESTROY"
     assert fields["sha256"] == artefact.sha256 and fields["destroyed_at"] is not None
     assert "caller" not in repr(fields)

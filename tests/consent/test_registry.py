@@ -153,7 +153,7 @@ async def test_every_change_is_audited_with_the_subject_only_as_its_hash(
     await registry.withdraw(WithdrawRequest(consent_id=record.id, reason="asked by phone"), actor="cli")
     audit = registry.audit
     assert isinstance(audit, ListAudit)
-    assert [kind for kind, _ in audit.entries] == ["consent.granted", "consent.withdrawn"]
+    assert [kind for kind, _ in audit.entries] == ["consent.granted", "consent.revoked"]
     granted = audit.entries[0][1]
     assert granted["consent_id"] == record.id and granted["record_digest"] == record.digest()
     assert granted["signature"] == "electronic" and granted["actor"] == "admin-api@127.0.0.1"

@@ -7,15 +7,16 @@ import contextlib
 
 import structlog
 
+from voiceguard.audit.canonical import JsonValue
 from voiceguard.biometrics.artefacts import Artefact, ArtefactError, ArtefactStore
 from voiceguard.consent.registry import ConsentAudit
 
 log = structlog.get_logger("voiceguard.retention")
 
-DESTROYED_KIND = "biometric.destroyed"
+DESTROYED_KIND = "retention.destroyed"
 
 
-def destruction_fields(artefact: Artefact) -> dict[str, object]:
+def destruction_fields(artefact: Artefact) -> dict[str, JsonValue]:
     """What the audit trail keeps of a destruction: ids, hash, rule and times, never the content."""
     return {
         "artefact_id": artefact.id,

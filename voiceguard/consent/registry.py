@@ -22,6 +22,7 @@ from typing import Final, Protocol, runtime_checkable
 
 import structlog
 
+from voiceguard.audit.canonical import JsonValue
 from voiceguard.consent.model import (
     CALL_CONSENT,
     ConsentRecord,
@@ -32,19 +33,20 @@ from voiceguard.consent.model import (
     now_utc,
 )
 from voiceguard.consent.requests import GrantRequest, WithdrawRequest
-from voiceguard.consent.store import ConsentChange, ConsentStore, ConsentStoreError, Withdrawal
+from voiceguard.consent.store import ChangeKind, ConsentChange, ConsentStore, ConsentStoreError, Withdrawal
 from voiceguard.session import Call
 
 log = structlog.get_logger("voiceguard.consent")
 
 LOAD_TIMEOUT_S: Final = 2.0
+AUDIT_KINDS: Final = {ChangeKind.GRANTED: "consent.granted", ChangeKind.WITHDRAWN: "consent.revoked"}
 READINESS_COMPONENT: Final = "consent"
 
 
 class ConsentAudit(Protocol):
     """Where consent changes are recorded (the audit log's ``append``)."""
 
-    async def append(self, kind: str, fields: Mapping[str, object]) -> None: ...
+    async def append(self, kind: str, fields: Mapping[str, JsonValue]) -> None: ...
 
 
 @runtime_checkable
@@ -226,12 +228,12 @@ class ConsentRegistry:
             return
         for record, change in changed:
             try:
-                await self.audit.append(f"consent.{change.kind.value}", audit_fields(record, change, actor))
+                await self.audit.append(AUDIT_KINDS[change.kind], audit_fields(record, change, actor))
             except Exception:
                 log.exception("consent_audit_failed", consent_id=record.id)
 
 
-def audit_fields(record: ConsentRecord, change: ConsentChange, actor: str) -> dict[str, object]:
+def audit_fields(record: ConsentRecord, change: ConsentChange, actor: str) -> dict[str, JsonValue]:
     """What the audit trail keeps of a change: ids, hashes, versions and times, never the subject itself."""
     return {
         "consent_id": record.id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
+from voiceguard.audit.api import AuditTrail, DisabledAuditTrail
 from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import Settings
 from voiceguard.consent.registry import ConsentRegistry
@@ -95,6 +96,8 @@ class Runtime:
     admin_token: str | None = None
     consent: ConsentRegistry | None = None
     retention: RetentionSweeper | None = None
+    audit: AuditTrail = field(default_factory=DisabledAuditTrail)
+    """The audit log: ``await runtime.audit.append(kind, fields, subject=...)`` (see ``audit/api.py``)."""
 
     @property
     def http(self) -> aiohttp.ClientSession:

@@ -27,6 +27,23 @@ WS_MESSAGES: Final = "voiceguard.websocket.messages"
 WIRE_ANOMALIES: Final = "voiceguard.wire.anomalies"
 """Counter: wire messages an adapter could not parse (forwarded untouched), by route and kind."""
 
+AUDIT_RECORDS: Final = "voiceguard.audit.records"
+"""Counter: audit records committed to the store."""
+AUDIT_DROPPED: Final = "voiceguard.audit.records.dropped"
+"""Counter: audit records dropped because the store was down and the queue was full."""
+AUDIT_STORE_ERRORS: Final = "voiceguard.audit.store.errors"
+"""Counter: failed audit store operations (each retry counts)."""
+AUDIT_STORE_UP: Final = "voiceguard.audit.store.up"
+"""Gauge: 1 while the audit store takes records, 0 during an outage."""
+AUDIT_QUEUE_DEPTH: Final = "voiceguard.audit.queue.depth"
+"""Gauge: audit records waiting to be committed."""
+AUDIT_COMMIT_DURATION: Final = "voiceguard.audit.commit.duration"
+"""Histogram (s): one group commit (every record queued at the time, in one transaction)."""
+AUDIT_CHECKPOINTS: Final = "voiceguard.audit.checkpoints"
+"""Counter: signed checkpoints written by this process."""
+AUDIT_DURABLE_TIMEOUTS: Final = "voiceguard.audit.durable.timeouts"
+"""Counter: responses that completed before their audit records were durable (store slow or down)."""
+
 # --- metric attribute keys (low cardinality only: never a call id) ------------------------------------------
 
 ATTR_ROUTE: Final = "voiceguard.route"
@@ -38,6 +55,7 @@ ATTR_DIRECTION: Final = "voiceguard.direction"
 ATTR_PROVIDER: Final = "gen_ai.provider.name"
 ATTR_OPERATION: Final = "voiceguard.operation"
 ATTR_ANOMALY_KIND: Final = "voiceguard.anomaly.kind"
+ATTR_AUDIT_STORE: Final = "voiceguard.audit.store"
 
 # --- log fields ---------------------------------------------------------------------------------------------
 
