@@ -9,8 +9,8 @@ back, so with ``alpha = 1`` the signal comes out unchanged apart from the delay.
 
 The transform runs on the audio a client sends to a third-party speech-to-text service and on audio that
 voiceguard stores, so that neither the vendor nor the store holds the caller's own voiceprint. It adds
-``frame_ms`` of algorithmic delay; ``benchmarks/voice_anonymisation.py`` measures the compute per frame,
-how much it lowers speaker similarity and how little it changes transcripts.
+half a frame (10 ms at the default 20 ms) of algorithmic delay; ``benchmarks/voice_anonymisation.py``
+measures the compute per frame, how far it moves the voice and how little it changes transcripts.
 """
 
 from __future__ import annotations
