@@ -152,6 +152,21 @@ class BiometricsConfig(_Section):
     anonymise_stt_audio: bool = False
     """Send speech services McAdams-anonymised PCM instead of the caller's voice (needs numpy and scipy)."""
     anonymise_alpha: float = Field(0.8, ge=0.5, le=1.5)
+    speaker_model: str | None = Field(None, min_length=1, max_length=1000)
+    """Speaker-change detection (the ``speaker`` extra): a local pyannote.audio embedding checkpoint (file or
+    directory) or a hub name such as ``pyannote/wespeaker-voxceleb-resnet34-LM``; off when unset."""
+    speaker_model_token_env: str = "HF_TOKEN"
+    """Environment variable holding the hub token for a gated model (unused for local checkpoints)."""
+    speaker_threshold: float = Field(0.5, gt=0, lt=2)
+    """Cosine distance from every known voice above which a window of speech is a different voice."""
+    speaker_window_seconds: float = Field(2.0, ge=0.5, le=10)
+    """Seconds of speech (after VAD) per embedding."""
+    speaker_confirm_windows: int = Field(2, ge=1, le=10)
+    """Consecutive unlike windows that must agree before a new voice counts."""
+    speaker_vad_threshold: float = Field(0.5, gt=0, lt=1)
+    """Silero VAD speech probability above which audio is speech."""
+    speaker_queue_seconds: float = Field(30.0, gt=0, le=3600)
+    """Caller audio (all calls together) waiting for analysis; beyond it audio goes unchecked."""
 
 
 class AuditConfig(_Section):

@@ -26,6 +26,7 @@ from voiceguard.audit.factory import open_store
 from voiceguard.audit.sink import AuditSink
 from voiceguard.biometrics.artefacts import ArtefactStore
 from voiceguard.biometrics.retention import retention_schedule
+from voiceguard.biometrics.speaker_setup import build_speaker_detector
 from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import Settings
 from voiceguard.consent.admin_api import add_consent_routes
@@ -133,7 +134,13 @@ def build_app(
     metrics = Metrics(resource)
     readiness = Readiness()
     audit = _build_audit(settings, keys, metrics, readiness)
-    sinks = [*_build_sinks(settings, metrics), *([audit] if audit is not None else []), *extra_sinks]
+    speakers = build_speaker_detector(settings, metrics)
+    sinks = [
+        *_build_sinks(settings, metrics),
+        *([speakers] if speakers is not None else []),
+        *([audit] if audit is not None else []),
+        *extra_sinks,
+    ]
     chain = GuardChain(build_guards(settings) if guards is None else guards)
     pipeline = Pipeline(
         chain,
@@ -152,6 +159,7 @@ def build_app(
     )
     if audit is not None:
         runtime.audit = audit
+    runtime.speakers = speakers
     runtime.consent = build_registry(
         settings,
         keys,

@@ -80,7 +80,7 @@ class ConsentCheck:
     allowed: bool
     reason: str
     """``no_rule``, ``consented``, ``no_subject``, ``no_consent``, ``signature_not_accepted``,
-    ``store_unavailable`` or ``speaker_without_consent``."""
+    ``store_unavailable``, ``speaker_without_consent`` or ``speaker_unverified``."""
     rule: ConsentRule | None = None
     record: ConsentRecord | None = None
 
@@ -135,6 +135,8 @@ class ConsentRules:
                 return ConsentCheck(False, "store_unavailable", rule)
             if speakers.others_joined and purpose is Purpose.VOICEPRINT:
                 return ConsentCheck(False, "speaker_without_consent", rule)
+            if speakers.unverified and purpose is Purpose.VOICEPRINT:
+                return ConsentCheck(False, "speaker_unverified", rule)
             found = _matching(view.active(purpose, at), jurisdiction)
             if not found:
                 return ConsentCheck(False, "no_consent", rule)

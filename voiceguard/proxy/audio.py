@@ -23,6 +23,12 @@ class _Anonymiser(Protocol):
     def flush(self) -> bytes: ...
 
 
+def client_audio(events: Sequence[Event]) -> AudioChunk | None:
+    """The ``AudioChunk`` of a frame of audio the client sends upstream, if the frame is one."""
+    chunk = next((e for e in events if isinstance(e, AudioChunk)), None)
+    return chunk if chunk is not None and chunk.direction is Direction.TO_UPSTREAM else None
+
+
 class ClientAudioFilter:
     """Anonymises one WebSocket's outgoing PCM; created per connection, only when anonymisation is on."""
 
@@ -35,8 +41,8 @@ class ClientAudioFilter:
 
     def audio(self, events: Sequence[Event], data: bytes) -> bytes | None:
         """The bytes to send instead of ``data``; ``None`` when the frame is not PCM audio we transform."""
-        chunk = next((e for e in events if isinstance(e, AudioChunk)), None)
-        if chunk is None or chunk.direction is not Direction.TO_UPSTREAM or chunk.encoding not in PCM16:
+        chunk = client_audio(events)
+        if chunk is None or chunk.encoding not in PCM16:
             return None
         if self._anonymiser is None:
             if not chunk.sample_rate:

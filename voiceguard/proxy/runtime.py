@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 from yarl import URL
@@ -18,6 +19,9 @@ from voiceguard.pipeline import Pipeline
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
 from voiceguard.telemetry.metrics import Metrics
+
+if TYPE_CHECKING:
+    from voiceguard.biometrics.speaker_change import SpeakerChangeDetector
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,8 @@ class Runtime:
     retention: RetentionSweeper | None = None
     audit: AuditTrail = field(default_factory=DisabledAuditTrail)
     """The audit log: ``await runtime.audit.append(kind, fields, subject=...)`` (see ``audit/api.py``)."""
+    speakers: SpeakerChangeDetector | None = None
+    """Speaker-change detection, when ``biometrics.speaker_model`` is set (needs the ``speaker`` extra)."""
 
     @property
     def http(self) -> aiohttp.ClientSession:

@@ -43,6 +43,12 @@ AUDIT_CHECKPOINTS: Final = "voiceguard.audit.checkpoints"
 """Counter: signed checkpoints written by this process."""
 AUDIT_DURABLE_TIMEOUTS: Final = "voiceguard.audit.durable.timeouts"
 """Counter: responses that completed before their audit records were durable (store slow or down)."""
+SPEAKER_CHANGES: Final = "voiceguard.speaker.changes"
+"""Counter: voices that joined a call after its first one (speaker-change detection)."""
+SPEAKER_UNCHECKED: Final = "voiceguard.speaker.unchecked"
+"""Counter (s): caller audio the speaker-change detector could not analyse, by reason."""
+SPEAKER_WINDOW_DURATION: Final = "voiceguard.speaker.window.duration"
+"""Histogram (s): compute for one block of caller audio (decode, VAD, embeddings)."""
 
 # --- metric attribute keys (low cardinality only: never a call id) ------------------------------------------
 
@@ -56,6 +62,7 @@ ATTR_PROVIDER: Final = "gen_ai.provider.name"
 ATTR_OPERATION: Final = "voiceguard.operation"
 ATTR_ANOMALY_KIND: Final = "voiceguard.anomaly.kind"
 ATTR_AUDIT_STORE: Final = "voiceguard.audit.store"
+ATTR_UNCHECKED_REASON: Final = "voiceguard.speaker.unchecked.reason"
 
 # --- log fields ---------------------------------------------------------------------------------------------
 
