@@ -131,9 +131,14 @@ class SpeakerChangeDetector:
         seconds = round(time.perf_counter() - started, 2)
         log.info("speaker_model_loaded", model=settings.model, seconds=seconds)
 
-    async def close(self) -> None:
-        if self._jobs:
+    async def idle(self) -> None:
+        """Return once every block queued so far has been analysed and applied."""
+        while self._jobs:
             await asyncio.gather(*self._jobs, return_exceptions=True)
+            await asyncio.sleep(0)  # let the done-callbacks apply their verdicts
+
+    async def close(self) -> None:
+        await self.idle()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

@@ -11,6 +11,7 @@ time; nothing here keeps audio or embeddings between calls of its methods.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -85,7 +86,10 @@ class SpeakerModels:
 
         self._torch = torch
         self._embedding = embedding_model
-        self._vad_model = load_silero_vad()
+        with warnings.catch_warnings():
+            # Silero ships a TorchScript model; torch 2.13 deprecates loading those, not running them.
+            warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", DeprecationWarning)
+            self._vad_model = load_silero_vad()
         self._timestamps = get_speech_timestamps
         self._vad = vad
         rate = getattr(getattr(embedding_model, "hparams", None), "sample_rate", MODEL_SAMPLE_RATE)
