@@ -48,7 +48,12 @@ def talker(seconds: float, pitch: float, tract: float, vowel: str, seed: int) ->
         index = start + vowel_frames + (int(rng.integers(10, 25)) if rng.random() < 0.12 else 0)
     t = np.arange(n) / RATE
     jitter = np.repeat(rng.standard_normal(frames), hop)[:n]
-    f0 = pitch * (1 - 0.15 * ((t % 2.5) / 2.5)) * (1 + 0.02 * np.sin(2 * np.pi * 4.5 * t)) * (1 + 0.02 * jitter)
+    f0 = (
+        pitch
+        * (1 - 0.15 * ((t % 2.5) / 2.5))
+        * (1 + 0.02 * np.sin(2 * np.pi * 4.5 * t))
+        * (1 + 0.02 * jitter)
+    )
     phase = np.cumsum(f0) / RATE % 1.0
     glottis = np.where(phase < 0.6, 0.5 * (1 - np.cos(np.pi * phase / 0.6)), 0.0)
     noise = rng.standard_normal(n)

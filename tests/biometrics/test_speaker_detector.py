@@ -77,7 +77,11 @@ def test_vad_keeps_the_synthetic_talkers_speech_and_drops_noise(models: SpeakerM
 def test_the_created_checkpoint_puts_two_talkers_beyond_the_threshold_and_one_talker_within(
     models: SpeakerModels,
 ) -> None:
-    first, again, other = windows(models, alice(10)), windows(models, alice(10, seed=7)), windows(models, bob(10))
+    first, again, other = (
+        windows(models, alice(10)),
+        windows(models, alice(10, seed=7)),
+        windows(models, bob(10)),
+    )
     same = [cosine_distance(first[0], e) for e in first[1:] + again]
     different = [cosine_distance(first[0], e) for e in other]
     assert len(same) >= 6 and len(different) >= 3
@@ -97,7 +101,9 @@ async def detect(
         data = mulaw_8k(audio)
         for offset in range(0, len(data), FRAME):
             frame = data[offset : offset + FRAME]
-            feed.audio(AudioChunk(Direction.TO_UPSTREAM, len(frame), len(frame) / 8_000, "mulaw", 8_000), frame)
+            feed.audio(
+                AudioChunk(Direction.TO_UPSTREAM, len(frame), len(frame) / 8_000, "mulaw", 8_000), frame
+            )
             await asyncio.sleep(0)
     feed.flush()
     await detector.idle()
@@ -140,7 +146,9 @@ async def test_compressed_audio_cannot_be_checked_and_the_call_is_unverified(
     await detector.close()
 
 
-async def test_calls_whose_jurisdiction_gates_no_voiceprints_are_not_analysed(speaker_checkpoint: Path) -> None:
+async def test_calls_whose_jurisdiction_gates_no_voiceprints_are_not_analysed(
+    speaker_checkpoint: Path,
+) -> None:
     detector = SpeakerChangeDetector(
         SpeakerSettings(model=str(speaker_checkpoint), threshold=THRESHOLD),
         needed=lambda call: call.jurisdiction == "US-IL",
