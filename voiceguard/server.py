@@ -184,6 +184,8 @@ def build_app(
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
+    if runtime.speakers is not None:
+        await runtime.speakers.load()  # first: a model that cannot load stops start-up before anything opens
     runtime.open_client()
     closable = [sink for sink in runtime.pipeline.sinks if isinstance(sink, ClosableSink)]
     for sink in closable:
@@ -204,6 +206,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await runtime.consent.close()
         if runtime.retention is not None:
             await runtime.retention.close()
+        if runtime.speakers is not None:
+            await runtime.speakers.close()
         for sink in reversed(closable):
             try:
                 await sink.close()

@@ -22,6 +22,7 @@ from tests.conftest import ProxyFactory
 from tests.consent.test_registry import eventually
 from tests.test_deepgram_sdk_dropin import deepgram_client
 from voiceguard.biometrics.call_state import CALL_SPEAKERS, CallSpeakers
+from voiceguard.config import ConfigError
 from voiceguard.records import DecisionMade
 from voiceguard.server import RunningServer
 from voiceguard.simulator import RunningApp, start_app
@@ -176,3 +177,10 @@ async def test_a_twilio_media_streams_mulaw_is_heard_and_a_second_voice_counted(
         await socket.send_json({"event": "stop", "streamSid": "MZ" + "1" * 32})
     await eventually(lambda: len(received) == len(messages) + 1)
     assert [json.loads(text) for text in received[: len(messages)]] == messages  # the audio path is untouched
+
+
+async def test_a_speaker_model_that_cannot_load_stops_start_up_with_the_reason(
+    make_proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="no speaker model checkpoint at"):
+        await make_proxy({}, biometrics={"speaker_model": str(tmp_path / "missing-model")})

@@ -94,7 +94,7 @@ async def detect(
     """Stream ``chunks`` of one call through a detector as Twilio would (µ-law, 20 ms frames)."""
     settings = SpeakerSettings(model=str(checkpoint), threshold=THRESHOLD, **overrides)  # type: ignore[arg-type]
     detector = SpeakerChangeDetector(settings, needed=lambda call: True)
-    await detector.start()
+    await detector.load()
     call = call or make_call(jurisdiction="US-IL")
     feed = detector.feed(call)
     for audio in chunks:
@@ -138,7 +138,7 @@ async def test_compressed_audio_cannot_be_checked_and_the_call_is_unverified(
     speaker_checkpoint: Path,
 ) -> None:
     detector = SpeakerChangeDetector(SpeakerSettings(model=str(speaker_checkpoint)), needed=lambda c: True)
-    await detector.start()
+    await detector.load()
     call = make_call(jurisdiction="US-IL")
     detector.feed(call).audio(AudioChunk(Direction.TO_UPSTREAM, 400, 0.02, "opus", 48_000), b"\x00" * 400)
     speakers = call.scratch(CALL_SPEAKERS, CallSpeakers)
@@ -153,7 +153,7 @@ async def test_calls_whose_jurisdiction_gates_no_voiceprints_are_not_analysed(
         SpeakerSettings(model=str(speaker_checkpoint), threshold=THRESHOLD),
         needed=lambda call: call.jurisdiction == "US-IL",
     )
-    await detector.start()
+    await detector.load()
     call = make_call(jurisdiction="US-CA")
     data = pcm16(alice(3))
     detector.feed(call).audio(AudioChunk(Direction.TO_UPSTREAM, len(data), 3.0, "linear16", RATE), data)

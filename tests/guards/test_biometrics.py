@@ -222,3 +222,10 @@ def test_the_default_chain_includes_the_biometrics_guard() -> None:
 def test_eu_rules_cover_member_states_and_country_rules_cover_their_regions() -> None:
     assert covers("EU", "DE") and covers("EU", "NO") and not covers("EU", "US")
     assert covers("US", "US-IL") and not covers("US-IL", "US") and not covers("US-I", "US-IL")
+
+
+def test_caller_audio_the_detector_could_not_check_voids_the_subjects_voiceprint_consent() -> None:
+    call = caller("US-IL", consent())
+    call.scratch(CALL_SPEAKERS, CallSpeakers).unchecked(1.0, "overloaded")
+    out = run_guard(guard(), upstream(call), DIARIZE)
+    assert isinstance(out[1], PolicyDecision) and out[1].outcome == "speaker_unverified"

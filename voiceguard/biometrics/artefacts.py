@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import os
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,6 +24,7 @@ from typing import Final, TypeVar
 from voiceguard.biometrics.retention import RetentionSchedule
 from voiceguard.consent.model import from_micros, now_utc, to_micros
 from voiceguard.keys import KeyStore
+from voiceguard.sqlite_file import SqliteFile
 
 T = TypeVar("T")
 INDEX_FILE: Final = "artefacts.sqlite3"
@@ -108,38 +108,16 @@ class ArtefactStore:
         self.directory = data_dir / "artefacts"
         self.keys = keys
         self.schedule = schedule
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._index = SqliteFile(self.directory / INDEX_FILE, "artefact index", ArtefactError)
 
     async def open(self) -> None:
-        def connect() -> sqlite3.Connection:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            db = sqlite3.connect(self.directory / INDEX_FILE, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(SCHEMA)
-            return db
-
-        self._db = await asyncio.to_thread(connect)
+        await self._index.open(SCHEMA)
 
     async def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            await asyncio.to_thread(db.close)
+        await self._index.close()
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db
-        if db is None:
-            raise ArtefactError("the artefact store is not open")
-
-        def locked() -> T:
-            with self._lock:
-                return work(db)
-
-        try:
-            return await asyncio.to_thread(locked)
-        except sqlite3.Error as exc:
-            raise ArtefactError(f"artefact index: {exc}") from exc
+        return await self._index.run(work)
 
     def _path(self, artefact_id: str) -> Path:
         return self.directory / f"{artefact_id}.sealed"

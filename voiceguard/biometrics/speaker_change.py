@@ -95,7 +95,11 @@ class _Verdicts:
 
 
 class SpeakerChangeDetector:
-    """One per process: the models, the worker thread, and the jobs in flight. Also a sink (``CallEnded``)."""
+    """One per process: the models, the worker thread, and the jobs in flight.
+
+    Also a sink, for ``CallEnded``. The server calls ``load`` before it opens anything else and ``close`` at
+    shutdown (it is not a ``ClosableSink``, so a model that cannot load leaves nothing half-started).
+    """
 
     name = "speakers"
 
@@ -117,9 +121,9 @@ class SpeakerChangeDetector:
         self._unchecked = meter.create_counter(names.SPEAKER_UNCHECKED, unit="s") if meter else None
         self._compute = meter.create_histogram(names.SPEAKER_WINDOW_DURATION, unit="s") if meter else None
 
-    # --- lifecycle (ClosableSink) ------------------------------------------------------------------------
+    # --- lifecycle ----------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def load(self) -> None:
         """Load the models before traffic; a model that cannot load stops start-up with the reason."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voiceguard-speakers")
         settings = self.settings

@@ -7,9 +7,7 @@ another process (a second replica on the same host) writes at the same time.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +24,7 @@ from voiceguard.consent.store import (
     record_row,
     row_record,
 )
+from voiceguard.sqlite_file import SqliteFile
 
 T = TypeVar("T")
 _PLACEHOLDERS = ", ".join("?" * 12)
@@ -61,41 +60,16 @@ class SqliteConsentStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._file = SqliteFile(path, "consent database", ConsentStoreError)
 
     async def open(self) -> None:
-        def connect() -> sqlite3.Connection:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(SCHEMA)
-            return db
-
-        try:
-            self._db = await asyncio.to_thread(connect)
-        except sqlite3.Error as exc:
-            raise ConsentStoreError(f"cannot open the consent database {self.path}: {exc}") from exc
+        await self._file.open(SCHEMA)
 
     async def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            await asyncio.to_thread(db.close)
+        await self._file.close()
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db
-        if db is None:
-            raise ConsentStoreError("the consent store is not open")
-
-        def locked() -> T:
-            with self._lock:
-                return work(db)
-
-        try:
-            return await asyncio.to_thread(locked)
-        except sqlite3.Error as exc:
-            raise ConsentStoreError(f"consent database {self.path}: {exc}") from exc
+        return await self._file.run(work)
 
     async def insert(self, record: ConsentRecord) -> ConsentChange:
         def write(db: sqlite3.Connection) -> ConsentChange:
