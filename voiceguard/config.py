@@ -217,6 +217,56 @@ class TelemetryConfig(_Section):
         return self
 
 
+class ConsentConfig(_Section):
+    """Where consent records are kept, and how soon a change made elsewhere reaches running calls.
+
+    ``store: postgres`` reads the DSN from the environment variable named by ``postgres_dsn_env`` (so the
+    password stays out of the file); every replica sharing it sees a withdrawal within ``refresh_seconds``,
+    and at once while its ``LISTEN`` connection is up.
+    """
+
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_dsn_env: str = "VOICEGUARD_POSTGRES_DSN"
+    postgres_schema: str = Field("voiceguard", pattern=r"^[a-z_][a-z0-9_]{0,39}$")
+    refresh_seconds: float = Field(2.0, gt=0, le=300)
+
+
+class BiometricsConfig(_Section):
+    """Voiceprint features without consent: ``strip`` them (and tell the client) or ``refuse`` the request.
+
+    ``treat_unknown_jurisdiction_as`` applies one jurisdiction's rules (e.g. ``US-IL``, the strictest) to
+    calls that declare none; by default such calls are not gated.
+    """
+
+    enforcement: Literal["strip", "refuse"] = "strip"
+    treat_unknown_jurisdiction_as: str | None = Field(None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+    retention_cap_days: int = Field(365, gt=0, le=3 * 366)
+    """No stored audio or biometric artefact outlives this, whatever its jurisdiction."""
+    retention_sweep_seconds: float = Field(60.0, gt=0, le=86_400)
+    controller: str = "the operator of this voice service"
+    """Who the published retention schedule names as responsible (``voiceguard policy publish``)."""
+    contact: str | None = None
+    """Where subjects ask about or withdraw consent, printed in the published schedule."""
+    anonymise_stt_audio: bool = False
+    """Send speech services McAdams-anonymised PCM instead of the caller's voice (needs numpy and scipy)."""
+    anonymise_alpha: float = Field(0.8, ge=0.5, le=1.5)
+    speaker_model: str | None = Field(None, min_length=1, max_length=1000)
+    """Speaker-change detection (the ``speaker`` extra): a local pyannote.audio embedding checkpoint (file or
+    directory) or a hub name such as ``pyannote/wespeaker-voxceleb-resnet34-LM``; off when unset."""
+    speaker_model_token_env: str = "HF_TOKEN"
+    """Environment variable holding the hub token for a gated model (unused for local checkpoints)."""
+    speaker_threshold: float = Field(0.5, gt=0, lt=2)
+    """Cosine distance from every known voice above which a window of speech is a different voice."""
+    speaker_window_seconds: float = Field(2.0, ge=0.5, le=10)
+    """Seconds of speech (after VAD) per embedding."""
+    speaker_confirm_windows: int = Field(2, ge=1, le=10)
+    """Consecutive unlike windows that must agree before a new voice counts."""
+    speaker_vad_threshold: float = Field(0.5, gt=0, lt=1)
+    """Silero VAD speech probability above which audio is speech."""
+    speaker_queue_seconds: float = Field(30.0, gt=0, le=3600)
+    """Caller audio (all calls together) waiting for analysis; beyond it audio goes unchecked."""
+
+
 class AuditConfig(_Section):
     """The tamper-evident audit log: where it is stored and how it behaves when the store is down.
 
@@ -326,6 +376,8 @@ class Settings(_Section):
     logging: LoggingConfig = LoggingConfig()
     policy: PolicyConfig = PolicyConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    consent: ConsentConfig = ConsentConfig()
+    biometrics: BiometricsConfig = BiometricsConfig()
     audit: AuditConfig = AuditConfig()
     pii: PiiConfig = PiiConfig()
 

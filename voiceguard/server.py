@@ -24,7 +24,13 @@ from voiceguard.admin import RUNTIME, add_admin_routes
 from voiceguard.audit.admin_api import add_audit_routes
 from voiceguard.audit.factory import open_store
 from voiceguard.audit.sink import AuditSink
+from voiceguard.biometrics.artefacts import ArtefactStore
+from voiceguard.biometrics.retention import retention_schedule
+from voiceguard.biometrics.speaker_setup import build_speaker_detector
+from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import ConfigError, Settings
+from voiceguard.consent.admin_api import add_consent_routes
+from voiceguard.consent.setup import build_registry
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
@@ -100,6 +106,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         return error_response(
             503, "too_many_calls", "voiceguard is at its configured limit of concurrent calls"
         )
+    if runtime.consent is not None:
+        await runtime.consent.attach(exchange.call)
     runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
     if websocket:
         return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
@@ -189,8 +197,10 @@ def build_app(
     pii = _build_pii(settings, metrics)
     redactor: RecordRedactor = PiiRecordRedactor(pii) if pii is not None else MaskEverything()
     audit = _build_audit(settings, keys, metrics, readiness, policies)
+    speakers = build_speaker_detector(settings, metrics)
     sinks = [
         *_build_sinks(settings, metrics, keys, tracing, redactor),
+        *([speakers] if speakers is not None else []),
         *([audit] if audit is not None else []),
         *extra_sinks,
     ]
@@ -217,10 +227,23 @@ def build_app(
     )
     if audit is not None:
         runtime.audit = audit
+    runtime.speakers = speakers
+    runtime.consent = build_registry(
+        settings,
+        keys,
+        audit=runtime.audit,
+        on_problem=lambda problem: runtime.readiness.set_problem("consent", problem),
+    )
+    runtime.retention = RetentionSweeper(
+        ArtefactStore(settings.data_dir, keys, retention_schedule(settings)),
+        settings.biometrics.retention_sweep_seconds,
+        audit=runtime.audit,
+    )
     app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
     app[RUNTIME] = runtime
     add_admin_routes(app)
     add_audit_routes(app)
+    add_consent_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
     app.router.add_route("*", "/{route}", proxy_handler)
     app.cleanup_ctx.append(_lifecycle)
@@ -229,10 +252,16 @@ def build_app(
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
+    if runtime.speakers is not None:
+        await runtime.speakers.load()  # first: a model that cannot load stops start-up before anything opens
     runtime.open_client()
     closable = [sink for sink in runtime.pipeline.sinks if isinstance(sink, ClosableSink)]
     for sink in closable:
         await sink.start()
+    if runtime.consent is not None:
+        await runtime.consent.start()
+    if runtime.retention is not None:
+        await runtime.retention.start()
     sweeper = asyncio.create_task(_sweeper(runtime.pipeline), name="voiceguard-sweeper")
     watcher = _start_policy_watcher(runtime)
     try:
@@ -244,6 +273,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         runtime.pipeline.shutdown()
+        if runtime.consent is not None:
+            await runtime.consent.close()
+        if runtime.retention is not None:
+            await runtime.retention.close()
+        if runtime.speakers is not None:
+            await runtime.speakers.close()
         for sink in reversed(closable):
             try:
                 await sink.close()

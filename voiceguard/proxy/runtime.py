@@ -10,7 +10,9 @@ import aiohttp
 from yarl import URL
 
 from voiceguard.audit.api import AuditTrail, DisabledAuditTrail
+from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import Settings
+from voiceguard.consent.registry import ConsentRegistry
 from voiceguard.events import Stage
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
@@ -21,6 +23,7 @@ from voiceguard.redaction import MaskEverything, RecordRedactor
 from voiceguard.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
+    from voiceguard.biometrics.speaker_change import SpeakerChangeDetector
     from voiceguard.pii.engine import PiiEngine
 
 
@@ -105,6 +108,10 @@ class Runtime:
     """What every recording sink calls on text before it leaves the process (the PII engine's labels)."""
     pii: PiiEngine | None = None
     """The PII engine built at start-up (``None`` when ``pii.enabled`` is false)."""
+    consent: ConsentRegistry | None = None
+    retention: RetentionSweeper | None = None
+    speakers: SpeakerChangeDetector | None = None
+    """Speaker-change detection, when ``biometrics.speaker_model`` is set (needs the ``speaker`` extra)."""
 
     @property
     def http(self) -> aiohttp.ClientSession:
