@@ -11,6 +11,7 @@ import pytest
 
 from tests.leakscan import leak_scan, log_dir  # noqa: F401  (session-wide credential and PII scan)
 from voiceguard import server
+from voiceguard.pii.engine import PATTERN_ONLY, EngineSettings, PiiEngine, build_engine
 from voiceguard.simulator import RunningApp, start_app
 from voiceguard.simulator.anthropic_api import anthropic_app
 from voiceguard.simulator.backend import Backend
@@ -108,3 +109,14 @@ def observe_disclosure(tmp_path: Path) -> dict[str, Any]:
         {"EUAI-50.1-DISCLOSE": "observe", "EUAI-50.1-ASKED": "observe"},
     )
     return {"policy": {"dir": str(directory), "reload_interval_seconds": 0}}
+
+
+@pytest.fixture(scope="session")
+def ner_engine() -> PiiEngine:
+    """The default engine (spaCy NER), built once: loading the model is the slow part."""
+    return build_engine(EngineSettings())
+
+
+@pytest.fixture(scope="session")
+def pattern_engine() -> PiiEngine:
+    return build_engine(EngineSettings(model=PATTERN_ONLY))

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.conftest import ProxyFactory
-from tests.guards import HoldDigits, Replace, guarded_proxy
+from tests.scripted_guards import HoldDigits, Replace, guarded_proxy
 from voiceguard import server
 from voiceguard.events import AgentText, PromptText, TextDelta, TextRole, ToolCall, Usage
 from voiceguard.records import ExchangeFinished

@@ -84,3 +84,19 @@ def test_bad_config_stops_startup_with_the_key_named(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "listen.prot: unknown key; allowed here: host, port" in result.stderr
+
+
+def test_a_pii_engine_that_is_not_installed_stops_startup_with_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "missing-model.yaml"
+    config.write_text(
+        f"listen: {{port: 0}}\ndata_dir: {tmp_path / 'data'}\npii: {{engine: xx_no_such_model}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "voiceguard", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "pii.engine: spaCy model 'xx_no_such_model' is not installed" in result.stderr
+    assert "pii.engine: pattern" in result.stderr

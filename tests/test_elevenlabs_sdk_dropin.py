@@ -17,7 +17,7 @@ import websockets
 from elevenlabs.core.api_error import ApiError
 
 from tests.conftest import ProxyFactory
-from tests.guards import RefuseBiometrics, Replace, guarded_proxy
+from tests.scripted_guards import RefuseBiometrics, Replace, guarded_proxy
 from tests.tls import self_signed
 from voiceguard import server
 from voiceguard.events import (

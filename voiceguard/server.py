@@ -25,11 +25,20 @@ from voiceguard.admin import RUNTIME, add_admin_routes, exposure_findings
 from voiceguard.audit.admin_api import add_audit_routes
 from voiceguard.audit.factory import open_store
 from voiceguard.audit.sink import AuditSink
+from voiceguard.biometrics.artefacts import ArtefactStore
+from voiceguard.biometrics.retention import retention_schedule
+from voiceguard.biometrics.speaker_setup import build_speaker_detector
+from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import ConfigError, Settings
+from voiceguard.consent.admin_api import add_consent_routes
+from voiceguard.consent.setup import build_registry
 from voiceguard.correlation import BadCorrelation, forward_query, read_context
 from voiceguard.guards import build_guards
 from voiceguard.guards.base import Guard, GuardChain
 from voiceguard.keys import KeyStore
+from voiceguard.pii.anonymize import PiiRecordRedactor
+from voiceguard.pii.engine import PiiEngine, build_engine, engine_settings
+from voiceguard.pii.recognizers import ModelNotInstalled
 from voiceguard.pipeline import Pipeline
 from voiceguard.policy.context import PolicyStore, audit_fields
 from voiceguard.policy.loader import default_directory, load_policy_set
@@ -43,7 +52,8 @@ from voiceguard.proxy.runtime import Readiness, Runtime, build_routes
 from voiceguard.proxy.serving import SafeAppRunner, contract_errors
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
-from voiceguard.redaction import MaskEverything, recordable_path
+from voiceguard.redaction import MaskEverything, RecordRedactor, recordable_path
+from voiceguard.telemetry import names
 from voiceguard.telemetry.export import build_resource, metric_readers, run_bounded
 from voiceguard.telemetry.logging import RequestLogSink
 from voiceguard.telemetry.metrics import Metrics, MetricsSink
@@ -112,8 +122,10 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         exchange.outcome = refusal.error_type
         runtime.pipeline.finish_exchange(exchange, status=refusal.status)
         return error_response(refusal.status, refusal.error_type, refusal.message, headers=refusal.headers)
-    runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
     try:
+        if runtime.consent is not None:
+            await runtime.consent.attach(exchange.call)
+        runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
         if websocket:
             return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
         return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
@@ -121,17 +133,36 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         runtime.admission.release(client, exchange)
 
 
+def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
+    """The PII engine, once per process; its analysis failures are counted (and logged by the engine)."""
+    if not settings.pii.enabled:
+        return None
+    failures = metrics.meter.create_counter(names.PII_ANALYSIS_FAILURES, unit="{text}")
+
+    def count(reason: str) -> None:
+        failures.add(1, {names.ATTR_PII_REASON: reason})
+
+    try:
+        return build_engine(engine_settings(settings.pii), on_failure=count)
+    except ModelNotInstalled as exc:
+        raise ConfigError(f"pii.engine: {exc}") from None
+
+
 def _build_sinks(
-    settings: Settings, metrics: Metrics, keys: KeyStore | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    metrics: Metrics,
+    keys: KeyStore | None = None,
+    tracing: Tracing | None = None,
+    redactor: RecordRedactor | None = None,
 ) -> list[Sink]:
-    """The sinks, in order: what every record is handed to."""
+    """The sinks, in order: what every record is handed to; text they record goes through ``redactor``."""
     sinks: list[Sink] = [MetricsSink(metrics), VoiceMetricsSink(metrics, settings.telemetry)]
     if tracing is not None:
         sinks.append(
             TracingSink(
                 tracing,
                 settings.telemetry,
-                MaskEverything(),
+                redactor or MaskEverything(),
                 servers=upstream_hosts(settings),
                 subject_hash=keys.subject_hash if keys is not None else None,
             )
@@ -182,13 +213,19 @@ def build_app(
     tracing = build_tracing(settings.telemetry, os.environ, resource, metrics.meter)
     readiness = Readiness()
     policies = _load_policies(settings)
+    pii = _build_pii(settings, metrics)
+    redactor: RecordRedactor = PiiRecordRedactor(pii) if pii is not None else MaskEverything()
     audit = _build_audit(settings, keys, metrics, readiness, policies)
+    speakers = build_speaker_detector(settings, metrics)
     sinks = [
-        *_build_sinks(settings, metrics, keys, tracing),
+        *_build_sinks(settings, metrics, keys, tracing, redactor),
+        *([speakers] if speakers is not None else []),
         *([audit] if audit is not None else []),
         *extra_sinks,
     ]
-    chain = GuardChain(build_guards(settings, policies) if guards is None else guards)
+    chain = GuardChain(
+        build_guards(settings, policies, keys=keys, pii_engine=pii) if guards is None else guards
+    )
     pipeline = Pipeline(
         chain,
         sinks,
@@ -204,15 +241,30 @@ def build_app(
         readiness=readiness,
         admin_token=os.environ.get(settings.admin.token_env) or None,
         policies=policies,
+        redactor=redactor,
+        pii=pii,
     )
     if audit is not None:
         runtime.audit = audit
+    runtime.speakers = speakers
+    runtime.consent = build_registry(
+        settings,
+        keys,
+        audit=runtime.audit,
+        on_problem=lambda problem: runtime.readiness.set_problem("consent", problem),
+    )
+    runtime.retention = RetentionSweeper(
+        ArtefactStore(settings.data_dir, keys, retention_schedule(settings)),
+        settings.biometrics.retention_sweep_seconds,
+        audit=runtime.audit,
+    )
     app = web.Application(
         client_max_size=settings.limits.max_request_body_bytes, middlewares=[contract_errors]
     )
     app[RUNTIME] = runtime
     add_admin_routes(app)
     add_audit_routes(app)
+    add_consent_routes(app)
     app.router.add_route("*", "/{route}/{tail:.*}", proxy_handler)
     app.router.add_route("*", "/{route}", proxy_handler)
     app.cleanup_ctx.append(_lifecycle)
@@ -221,10 +273,16 @@ def build_app(
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
+    if runtime.speakers is not None:
+        await runtime.speakers.load()  # first: a model that cannot load stops start-up before anything opens
     runtime.open_client()
     closable = [sink for sink in runtime.pipeline.sinks if isinstance(sink, ClosableSink)]
     for sink in closable:
         await sink.start()
+    if runtime.consent is not None:
+        await runtime.consent.start()
+    if runtime.retention is not None:
+        await runtime.retention.start()
     sweeper = asyncio.create_task(_sweeper(runtime.pipeline), name="voiceguard-sweeper")
     watcher = _start_policy_watcher(runtime)
     try:
@@ -236,6 +294,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         runtime.pipeline.shutdown()
+        if runtime.consent is not None:
+            await runtime.consent.close()
+        if runtime.retention is not None:
+            await runtime.retention.close()
+        if runtime.speakers is not None:
+            await runtime.speakers.close()
         for sink in reversed(closable):
             try:
                 await sink.close()

@@ -81,8 +81,9 @@ def guard_context(
     direction: Direction = Direction.TO_UPSTREAM,
     provider: str = "openai",
     operation: str = "chat",
+    exchange_id: str = "exchange-1",
 ) -> GuardContext:
-    return GuardContext(call or make_call(), ExchangeInfo(provider, operation, stage), direction)
+    return GuardContext(call or make_call(), ExchangeInfo(provider, operation, stage), direction, exchange_id)
 
 
 def run_guard(guard: Any, ctx: GuardContext, *events: Event) -> list[Event]:

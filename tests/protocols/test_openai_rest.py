@@ -144,6 +144,19 @@ def test_held_text_is_released_as_a_chunk_shaped_like_its_neighbours() -> None:
     assert rest == b"data: [DONE]\n\n"
 
 
+def test_held_tool_arguments_are_released_as_a_tool_call_chunk() -> None:
+    codec = ChatStreamCodec()
+    units = codec.feed((FIXTURES / "chat_stream.sse").read_bytes())
+    done_unit = units[-1]
+    tail = ToolCall(None, '"}', complete=False, stream="choice0.tool1")
+    released = codec.render(done_unit, [tail, *done_unit.events])
+    first, rest = released.split(b"\n\n", 1)
+    chunk = orjson.loads(first.removeprefix(b"data: "))
+    assert chunk["choices"][0]["index"] == 0 and chunk["id"] == "chatcmpl-C1"
+    assert chunk["choices"][0]["delta"]["tool_calls"] == [{"index": 1, "function": {"arguments": '"}'}}]
+    assert rest == b"data: [DONE]\n\n"
+
+
 @pytest.mark.parametrize(
     "raw",
     [

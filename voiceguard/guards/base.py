@@ -23,11 +23,16 @@ from voiceguard.session import Call
 
 @dataclass(frozen=True, slots=True)
 class GuardContext:
-    """Where an event is: which call, which exchange, which direction."""
+    """Where an event is: which call, which exchange, which direction.
+
+    ``exchange_id`` tells concurrent exchanges of one call apart (two streamed replies both have a
+    ``choice0``), so per-stream state can be keyed by it.
+    """
 
     call: Call
     exchange: ExchangeInfo
     direction: Direction
+    exchange_id: str = ""
 
 
 class Blocked(Exception):

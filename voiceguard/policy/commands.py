@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from voiceguard.policy import jurisdiction
 from voiceguard.policy.context import scope_of
@@ -124,7 +124,7 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Any:
     policy = commands.add_parser("policy", help="check the policy packs and show what applies where")
     actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
 
@@ -141,3 +141,4 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show_parser.add_argument("--dir", type=Path, help="pack directory (default: ./policies)")
     show_parser.add_argument("--json", action="store_true", help="machine-readable, with parameters")
     show_parser.set_defaults(handler=show)
+    return actions

@@ -96,7 +96,8 @@ def bind(call: Call, store: PolicyStore) -> CallPolicy:
     slot = _slot(call)
     if slot.policy is None:
         slot.policy = store.current
-    inputs = (call.jurisdiction, call.subject, slot.caller)
+    # the subject is a caller's number: keep only its (process-local) hash as the cache key, never the number
+    inputs = (call.jurisdiction, hash(call.subject), slot.caller)
     if slot.resolved is not None and slot.inputs == inputs:
         return slot.resolved
     code, source = _pick(call, slot, store.default_jurisdiction)

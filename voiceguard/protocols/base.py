@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from multidict import CIMultiDictProxy, MultiDict, MultiMapping
 
@@ -134,6 +134,17 @@ class WsCodec(Protocol):
     def render(self, unit: WireUnit, events: Sequence[Event]) -> list[WireUnit]:
         """Write the guards' output for ``unit`` back as frames (none when all was held, more to inject)."""
         ...
+
+
+@runtime_checkable
+class CallerAudioSource(Protocol):
+    """A ``WsCodec`` that can hand over the caller's encoded audio in a client frame it parsed.
+
+    Optional (speaker-change detection uses it): called only for a unit whose events hold an
+    ``AudioChunk`` toward the upstream, which gives the audio's encoding and sample rate.
+    """
+
+    def caller_audio(self, unit: WireUnit) -> bytes | None: ...
 
 
 class ProtocolAdapter(Protocol):

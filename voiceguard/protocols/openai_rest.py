@@ -227,6 +227,21 @@ class ChatStreamCodec(JsonSseCodec):
                     "choices": [{"index": index, "delta": {"content": event.text}, "finish_reason": None}],
                 }
                 out += sse.format_event(orjson.dumps(chunk), None, self.newline)
+            elif isinstance(event, ToolCall) and ".tool" in event.stream:
+                # a released tail of streamed arguments, e.g. stream "choice0.tool1"
+                choice, _, tool = event.stream.partition(".tool")
+                call = {"index": int(tool or 0), "function": {"arguments": event.arguments}}
+                chunk = {
+                    **template,
+                    "choices": [
+                        {
+                            "index": int(choice.removeprefix("choice") or 0),
+                            "delta": {"tool_calls": [call]},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+                out += sse.format_event(orjson.dumps(chunk), None, self.newline)
         return out
 
 

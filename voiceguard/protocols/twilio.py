@@ -4,7 +4,7 @@ Facts: REFERENCE-protocols.md §6. Twilio is the WebSocket client; voiceguard si
 the agent's own server (the route's upstream), so every path of such a route is a media stream. Twilio
 sends ``connected``, ``start`` (the call: ``callSid``, ``customParameters``, ``mediaFormat``), ``media``
 (base64 µ-law, 8 kHz, ~20 ms a frame), ``dtmf``, ``mark`` and ``stop``; the agent sends ``media``, ``mark``
-and ``clear``. Audio is counted from the base64 length, never decoded.
+and ``clear``. Audio is counted from the base64 length; it is decoded only for speaker-change detection.
 
 - The caller's number comes from ``customParameters`` (Twilio strips query strings from the stream URL, so
   ``<Parameter>`` is the only way in): the first of ``CALLER_PARAMETERS``, compared case-insensitively. It
@@ -20,6 +20,8 @@ and ``clear``. Audio is counted from the base64 length, never decoded.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -126,6 +128,19 @@ class MediaStreamCodec(JsonSocketCodec):
         if size is None:
             return [WireAnomaly(INVALID_BASE64, "media")]
         return [self._audio.chunk(direction, size)]
+
+    def caller_audio(self, unit: WireUnit) -> bytes | None:
+        """The µ-law of an inbound ``media`` message, decoded only when speaker detection asks for it."""
+        frame = unit.state
+        if not isinstance(frame, JsonFrame) or frame.body.get("event") != "media":
+            return None
+        payload = as_dict(frame.body.get("media")).get("payload")
+        if not isinstance(payload, str):
+            return None
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            return None
 
     def render_body(
         self, raw: bytes, originals: Sequence[Event], out: Sequence[Event], frame: JsonFrame

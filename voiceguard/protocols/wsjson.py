@@ -135,6 +135,10 @@ class JsonSocketCodec:
             *self.inject(after, direction, None),
         ]
 
+    def caller_audio(self, unit: WireUnit) -> bytes | None:
+        """The caller's audio in a client frame: binary frames carry it as they are."""
+        return unit.raw if unit.binary else None
+
     def next_message(self) -> int:
         return next(self._ids)
 

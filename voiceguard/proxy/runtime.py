@@ -5,12 +5,15 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 from yarl import URL
 
 from voiceguard.audit.api import AuditTrail, DisabledAuditTrail
+from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.config import Settings
+from voiceguard.consent.registry import ConsentRegistry
 from voiceguard.events import Stage
 from voiceguard.keys import KeyStore
 from voiceguard.pipeline import Pipeline
@@ -18,7 +21,12 @@ from voiceguard.policy.context import PolicyStore
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
 from voiceguard.proxy.admission import Admission
+from voiceguard.redaction import MaskEverything, RecordRedactor
 from voiceguard.telemetry.metrics import Metrics
+
+if TYPE_CHECKING:
+    from voiceguard.biometrics.speaker_change import SpeakerChangeDetector
+    from voiceguard.pii.engine import PiiEngine
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,14 @@ class Runtime:
     policies: PolicyStore | None = None
     audit: AuditTrail = field(default_factory=DisabledAuditTrail)
     """The audit log: ``await runtime.audit.append(kind, fields, subject=...)`` (see ``audit/api.py``)."""
+    redactor: RecordRedactor = field(default_factory=MaskEverything)
+    """What every recording sink calls on text before it leaves the process (the PII engine's labels)."""
+    pii: PiiEngine | None = None
+    """The PII engine built at start-up (``None`` when ``pii.enabled`` is false)."""
+    consent: ConsentRegistry | None = None
+    retention: RetentionSweeper | None = None
+    speakers: SpeakerChangeDetector | None = None
+    """Speaker-change detection, when ``biometrics.speaker_model`` is set (needs the ``speaker`` extra)."""
     admission: Admission = field(init=False)
 
     def __post_init__(self) -> None:

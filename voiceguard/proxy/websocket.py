@@ -20,7 +20,8 @@ from multidict import MultiMapping
 from voiceguard.correlation import WEBSOCKET_DROP, forward_headers
 from voiceguard.events import Direction
 from voiceguard.guards.base import Blocked
-from voiceguard.protocols.base import RequestHead, WsCodec, same_events
+from voiceguard.protocols.base import CallerAudioSource, RequestHead, WireUnit, WsCodec, same_events
+from voiceguard.proxy.audio import ClientAudioFilter, client_audio
 from voiceguard.proxy.errors import (
     WS_BAD_GATEWAY,
     WS_GOING_AWAY,
@@ -49,7 +50,17 @@ def offered_protocols(request: web.Request) -> tuple[str, ...]:
 class WebSocketRelay:
     """Relays one WebSocket connection; created per connection."""
 
-    __slots__ = ("_closed_by", "_last_message", "codec", "exchange", "request", "route", "runtime")
+    __slots__ = (
+        "_closed_by",
+        "_last_message",
+        "audio_filter",
+        "codec",
+        "exchange",
+        "request",
+        "route",
+        "runtime",
+        "speaker_feed",
+    )
 
     def __init__(
         self, runtime: Runtime, route: Route, request: web.Request, exchange: Exchange, codec: WsCodec | None
@@ -61,6 +72,18 @@ class WebSocketRelay:
         self.codec = codec
         self._closed_by: str | None = None
         self._last_message = 0.0
+        biometrics = runtime.settings.biometrics
+        self.audio_filter = (
+            ClientAudioFilter(biometrics.anonymise_alpha)
+            if biometrics.anonymise_stt_audio and codec is not None
+            else None
+        )
+        speakers = runtime.speakers
+        self.speaker_feed = (
+            speakers.feed(exchange.call)
+            if speakers is not None and isinstance(codec, CallerAudioSource)
+            else None
+        )
 
     async def run(self, head: RequestHead) -> web.StreamResponse:
         pipeline = self.runtime.pipeline
@@ -95,6 +118,8 @@ class WebSocketRelay:
                 exchange.outcome = "client_disconnected"
             raise
         finally:
+            if self.speaker_feed is not None:
+                self.speaker_feed.flush()
             if exchange.finished_ns is None:
                 pipeline.finish_exchange(exchange, status=exchange.status)
                 if exchange.outcome != "client_disconnected":
@@ -253,6 +278,12 @@ class WebSocketRelay:
                     continue
                 started = time.perf_counter_ns()
                 unit = codec.upstream_frame(data, binary) if to_client else codec.client_frame(data, binary)
+                if self.speaker_feed is not None and not to_client:
+                    self._hear(unit)
+                if self.audio_filter is not None and not to_client and not binary:
+                    held = self.audio_filter.held()  # audio still in the transform goes before the control
+                    if held:
+                        await sink.send_frame(held, WSMsgType.BINARY)
                 if unit.events:
                     out = pipeline.process(exchange, unit.events, direction)
                     if not same_events(unit.events, out):
@@ -263,8 +294,13 @@ class WebSocketRelay:
                                 frame.raw, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT
                             )
                         continue
+                if self.audio_filter is not None and binary and not to_client:
+                    anonymised = self.audio_filter.audio(unit.events, data)
+                    if anonymised is not None:
+                        data = anonymised
                 pipeline.add_overhead(exchange, time.perf_counter_ns() - started)
-                await sink.send_frame(data, kind)
+                if data:
+                    await sink.send_frame(data, kind)
             elif kind is WSMsgType.PING:
                 await sink.ping(message.data)
             elif kind is WSMsgType.PONG:
@@ -293,6 +329,16 @@ class WebSocketRelay:
                     self.exchange.outcome = "client_disconnected"
                     await _close_quietly(sink, 1001, b"client went away")
                 return
+
+    def _hear(self, unit: WireUnit) -> None:
+        """Hand the caller's audio in ``unit`` to speaker-change detection (the caller's own voice, before
+        any anonymisation)."""
+        chunk = client_audio(unit.events)
+        if chunk is None or self.speaker_feed is None or not isinstance(self.codec, CallerAudioSource):
+            return
+        audio = self.codec.caller_audio(unit)
+        if audio is not None:
+            self.speaker_feed.audio(chunk, audio)
 
 
 async def _close_quietly(socket: _Socket, code: int, reason: bytes) -> None:

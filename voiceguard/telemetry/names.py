@@ -48,6 +48,14 @@ AUDIT_CHECKPOINTS: Final = "voiceguard.audit.checkpoints"
 """Counter: signed checkpoints written by this process."""
 AUDIT_DURABLE_TIMEOUTS: Final = "voiceguard.audit.durable.timeouts"
 """Counter: responses that completed before their audit records were durable (store slow or down)."""
+PII_ANALYSIS_FAILURES: Final = "voiceguard.pii.analysis_failures"
+"""Counter: texts the PII engine could not analyse (and that were masked instead), by reason."""
+SPEAKER_CHANGES: Final = "voiceguard.speaker.changes"
+"""Counter: voices that joined a call after its first one (speaker-change detection)."""
+SPEAKER_UNCHECKED: Final = "voiceguard.speaker.unchecked"
+"""Counter (s): caller audio the speaker-change detector could not analyse, by reason."""
+SPEAKER_WINDOW_DURATION: Final = "voiceguard.speaker.window.duration"
+"""Histogram (s): compute for one block of caller audio (decode, VAD, embeddings)."""
 
 # --- metric attribute keys (low cardinality only: never a call id) ------------------------------------------
 
@@ -62,6 +70,9 @@ ATTR_OPERATION: Final = "voiceguard.operation"
 ATTR_ANOMALY_KIND: Final = "voiceguard.anomaly.kind"
 ATTR_AUDIO_ENCODING: Final = "voiceguard.audio.encoding"
 ATTR_AUDIT_STORE: Final = "voiceguard.audit.store"
+ATTR_UNCHECKED_REASON: Final = "voiceguard.speaker.unchecked.reason"
+ATTR_PII_REASON: Final = "voiceguard.pii.reason"
+"""Why PII analysis failed: ``timeout`` or ``error``."""
 
 # --- log fields ---------------------------------------------------------------------------------------------
 
