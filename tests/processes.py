@@ -161,3 +161,17 @@ def running(
         yield served
     finally:
         served.stop()
+
+
+def audit_verify(
+    config: Path, cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``voiceguard audit verify --config`` as an operator runs it, after the servers stopped."""
+    return subprocess.run(
+        [sys.executable, "-m", "voiceguard", "audit", "verify", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )

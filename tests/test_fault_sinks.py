@@ -9,56 +9,36 @@ the contract's shape while the store is down, and the refusals themselves are re
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from tests.otlp_receiver import free_port, otlp_receiver
-from tests.processes import ServeProcess, running, write_config
+from tests.postgres import cut_off, dsn_of, own_database, reconnect
+from tests.processes import ServeProcess, audit_verify, running, write_config
 from tests.scripted import Observations, ThreadedApp, scripted_app
 from voiceguard.audit.postgres import PostgresStore
 from voiceguard.audit.record import RecordFilter
 
 pytestmark = pytest.mark.slow
 
-PG_DSN = os.environ.get("VOICEGUARD_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(PG_DSN)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
 
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
-    """A database of this test's own, so cutting its connections touches nobody else."""
-    name = f"vg_fault_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    yield PG_DSN.rsplit("/", 1)[0] + f"/{name}"
-    await _admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-    await _admin(f'DROP DATABASE IF EXISTS "{name}"')
+    """The DSN of a database of this test's own, so cutting it off touches nobody else."""
+    async with own_database("vg_fault") as name:
+        yield dsn_of(name)
 
 
 async def _cut(dsn: str) -> None:
-    name = dsn.rsplit("/", 1)[1]
-    await _admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-    await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    await cut_off(dsn.rsplit("/", 1)[1])
 
 
 async def _restore(dsn: str) -> None:
-    await _admin(f'ALTER DATABASE "{dsn.rsplit("/", 1)[1]}" ALLOW_CONNECTIONS true')
+    await reconnect(dsn.rsplit("/", 1)[1])
 
 
 @pytest.fixture(scope="module")
@@ -109,16 +89,6 @@ async def _records_of(dsn: str, call_ids: list[str]) -> dict[str, int]:
         await store.close()
 
 
-def _verify(config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "voiceguard", "audit", "verify", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-
-
 async def test_an_audit_store_outage_keeps_traffic_flowing_and_every_record_arrives_after(
     tmp_path: Path, log_dir: Path, upstream_url: str, database: str
 ) -> None:
@@ -141,7 +111,7 @@ async def test_an_audit_store_outage_keeps_traffic_flowing_and_every_record_arri
         assert set(outcomes.values()) == {"ok"}
     counts = await _records_of(database, calls)
     assert all(count >= 1 for count in counts.values()), counts
-    verified = _verify(write_config(tmp_path / "verify.yaml", config), tmp_path)
+    verified = audit_verify(write_config(tmp_path / "verify.yaml", config), tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 

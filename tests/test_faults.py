@@ -93,65 +93,62 @@ async def _error_of(response: aiohttp.ClientResponse) -> str:
     return str(body["error"]["type"])
 
 
+async def _refused(
+    vg: ServeProcess, client: aiohttp.ClientSession, path: str, call_id: str, status: int, error_type: str
+) -> None:
+    """The contract's error answers the request, and the access log records the same outcome."""
+    async with client.get(f"{vg.url}{path}", headers=_headers(call_id)) as response:
+        assert response.status == status
+        assert await _error_of(response) == error_type
+    line = await _recorded(vg, call_id)
+    assert (line["status"], line["outcome"], line["error_type"]) == (status, error_type, error_type)
+
+
+async def _truncated(vg: ServeProcess, client: aiohttp.ClientSession, path: str, call_id: str) -> None:
+    """The first event arrives, then the body breaks off: never mistaken for a complete response."""
+    async with client.get(f"{vg.url}{path}", headers=_headers(call_id)) as response:
+        assert response.status == 200
+        assert await response.content.readuntil(b"\n\n") == b"data: first\n\n"
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+
+
 async def test_refused_upstream_is_502_recorded_and_freed(
     vg: ServeProcess, client: aiohttp.ClientSession, call_id: str
 ) -> None:
-    async with client.get(f"{vg.url}/closed/v1/x", headers=_headers(call_id)) as response:
-        assert response.status == 502
-        assert await _error_of(response) == "upstream_unreachable"
-    line = await _recorded(vg, call_id)
-    assert (line["status"], line["outcome"]) == (502, "upstream_unreachable")
+    await _refused(vg, client, "/closed/v1/x", call_id, 502, "upstream_unreachable")
     await _settled(vg, client)
 
 
 async def test_a_connect_that_hangs_is_504_after_the_connect_timeout(
     vg: ServeProcess, client: aiohttp.ClientSession, call_id: str
 ) -> None:
-    async with client.get(f"{vg.url}/blackhole/v1/x", headers=_headers(call_id)) as response:
-        assert response.status == 504
-        assert await _error_of(response) == "upstream_connect_timeout"
-    line = await _recorded(vg, call_id)
-    assert line["error_type"] == "upstream_connect_timeout"
+    await _refused(vg, client, "/blackhole/v1/x", call_id, 504, "upstream_connect_timeout")
     await _settled(vg, client)
 
 
 async def test_no_first_byte_is_504_and_the_upstream_request_is_cancelled(
     vg: ServeProcess, seen: Observations, client: aiohttp.ClientSession, call_id: str
 ) -> None:
-    async with client.get(f"{vg.url}/up/stall", headers=_headers(call_id)) as response:
-        assert response.status == 504
-        assert await _error_of(response) == "upstream_timeout"
+    await _refused(vg, client, "/up/stall", call_id, 504, "upstream_timeout")
     await asyncio.to_thread(seen.wait, "cancelled", call_id)
-    line = await _recorded(vg, call_id)
-    assert (line["status"], line["outcome"]) == (504, "upstream_timeout")
     await _settled(vg, client)
 
 
 async def test_a_reset_mid_stream_truncates_the_client_response(
     vg: ServeProcess, client: aiohttp.ClientSession, call_id: str
 ) -> None:
-    async with client.get(f"{vg.url}/up/reset", headers=_headers(call_id)) as response:
-        assert response.status == 200
-        first = await response.content.readuntil(b"\n\n")
-        assert first == b"data: first\n\n"
-        with pytest.raises(aiohttp.ClientPayloadError):
-            await response.read()
-    line = await _recorded(vg, call_id)
-    assert line["outcome"] == "upstream_reset"
+    await _truncated(vg, client, "/up/reset", call_id)
+    assert (await _recorded(vg, call_id))["outcome"] == "upstream_reset"
     await _settled(vg, client)
 
 
 async def test_an_idle_stream_is_cut_after_the_idle_timeout_and_the_upstream_cancelled(
     vg: ServeProcess, seen: Observations, client: aiohttp.ClientSession, call_id: str
 ) -> None:
-    async with client.get(f"{vg.url}/up/stall-midstream", headers=_headers(call_id)) as response:
-        assert response.status == 200
-        assert await response.content.readuntil(b"\n\n") == b"data: first\n\n"
-        with pytest.raises(aiohttp.ClientPayloadError):
-            await response.read()
+    await _truncated(vg, client, "/up/stall-midstream", call_id)
     await asyncio.to_thread(seen.wait, "cancelled", call_id)
-    line = await _recorded(vg, call_id)
-    assert line["outcome"] == "upstream_timeout"
+    assert (await _recorded(vg, call_id))["outcome"] == "upstream_timeout"
     await _settled(vg, client)
 
 

@@ -26,7 +26,8 @@ import pytest
 
 from tests.nginx import nginx_binary, running_nginx
 from tests.otlp_receiver import free_port
-from tests.processes import ServeProcess, launch, write_config
+from tests.postgres import PG_DSN, admin
+from tests.processes import ServeProcess, audit_verify, launch, write_config
 from tests.scripted import ThreadedApp
 from voiceguard.keys import KeyStore
 from voiceguard.simulator.backend import Backend
@@ -40,7 +41,6 @@ pytestmark = [
     ),
 ]
 
-PG_DSN = os.environ.get("VOICEGUARD_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TOKEN = "replica-admin-" + uuid.uuid4().hex
 CALLER = "+13125550100"
 RELEASE = {
@@ -60,12 +60,8 @@ async def schemas() -> AsyncIterator[tuple[str, str]]:
     suffix = uuid.uuid4().hex[:10]
     audit, consent = f"vg_rep_audit_{suffix}", f"vg_rep_consent_{suffix}"
     yield audit, consent
-    connection = await asyncpg.connect(PG_DSN)
-    try:
-        for schema in (audit, consent):
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await connection.close()
+    for schema in (audit, consent):
+        await admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(scope="module")
@@ -171,17 +167,6 @@ def _start_load(nginx_port: int, results: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _verify(config: Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "voiceguard", "audit", "verify", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=cwd,
-    )
-
-
 def _wait_lines(path: Path, count: int, load: subprocess.Popen[bytes], within_s: float = 120.0) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
@@ -265,6 +250,6 @@ async def test_three_replicas_behind_nginx_survive_a_kill_and_share_one_audit_lo
     assert not missing, f"completed requests without an audit record: {dict(list(missing.items())[:10])}"
 
     verify_config = write_config(tmp_path / "verify.yaml", replicas.config_for(0))
-    verified = await asyncio.to_thread(_verify, verify_config, {**os.environ, **env}, tmp_path)
+    verified = await asyncio.to_thread(audit_verify, verify_config, tmp_path, env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK" in verified.stdout
