@@ -132,7 +132,7 @@ class LimitsConfig(_Section):
 
 
 class TimeoutsConfig(_Section):
-    """Upstream timeouts in seconds; ``None`` disables one."""
+    """Timeouts in seconds for the upstream, WebSockets and slow clients; ``None`` disables one."""
 
     connect: float | None = Field(10.0, gt=0)
     first_byte: float | None = Field(120.0, gt=0)
