@@ -40,6 +40,10 @@ def recordable_path(raw_path: str) -> str:
     become ``[number]``, addresses ``[email]``; the result is re-encoded, so no control character from the
     path reaches a log line.
     """
-    decoded = unquote(raw_path)
-    masked = _EMAIL.sub("[email]", _NUMBER_RUN.sub("[number]", decoded))
+    decoded = unquote(raw_path) if "%" in raw_path else raw_path
+    masked = _NUMBER_RUN.sub("[number]", decoded)
+    if "@" in masked:
+        masked = _EMAIL.sub("[email]", masked)
+    if masked is raw_path or masked == raw_path:
+        return raw_path  # nothing encoded, nothing masked: already what a record may keep
     return quote(masked, safe=_PATH_SAFE + "[]")
