@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.engines import engine_for, shared_engine
 from voiceguard import server
-from voiceguard.pii.engine import PATTERN_ONLY, EngineSettings, PiiEngine, build_engine
+from voiceguard.pii.engine import PATTERN_ONLY, EngineSettings, PiiEngine
 from voiceguard.simulator import RunningApp, start_app
 from voiceguard.simulator.anthropic_api import anthropic_app
 from voiceguard.simulator.backend import Backend
@@ -56,7 +57,7 @@ async def make_proxy(tmp_path: Path, recording: RecordingSink) -> AsyncIterator[
 
     async def factory(upstreams: dict[str, str], **overrides: Any) -> server.RunningServer:
         settings = settings_for(upstreams, tmp_path / "data", **overrides)
-        running = await server.start(settings, extra_sinks=[recording])
+        running = await server.start(settings, extra_sinks=[recording], pii_engine=shared_engine(settings))
         started.append(running)
         return running
 
@@ -113,9 +114,9 @@ def observe_disclosure(tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def ner_engine() -> PiiEngine:
     """The default engine (spaCy NER), built once: loading the model is the slow part."""
-    return build_engine(EngineSettings())
+    return engine_for(EngineSettings())
 
 
 @pytest.fixture(scope="session")
 def pattern_engine() -> PiiEngine:
-    return build_engine(EngineSettings(model=PATTERN_ONLY))
+    return engine_for(EngineSettings(model=PATTERN_ONLY))

@@ -244,11 +244,14 @@ class BiometricRequest:
     """The client asked for a feature that creates or uses a voiceprint (e.g. Deepgram ``diarize``).
 
     A guard that replaces this event with ``enabled=False`` makes the adapter strip the option.
+    ``strippable=False`` says the request cannot be sent without the feature (an enrolment or cloning
+    endpoint, a model that only diarizes): a guard refuses such a request rather than disable the feature.
     """
 
     feature: BiometricFeature
     enabled: bool = True
     origin: Origin = field(default=None, compare=False, repr=False)
+    strippable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

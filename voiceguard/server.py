@@ -40,7 +40,8 @@ from voiceguard.pii.engine import PiiEngine, build_engine, engine_settings
 from voiceguard.pii.recognizers import ModelNotInstalled
 from voiceguard.pipeline import Pipeline
 from voiceguard.policy.context import PolicyStore, audit_fields
-from voiceguard.policy.loader import default_directory, load_policy_set
+from voiceguard.policy.loader import default_directory
+from voiceguard.policy.setup import policy_store
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
@@ -114,8 +115,12 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
 
 
-def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
-    """The PII engine, once per process; its analysis failures are counted (and logged by the engine)."""
+def _build_pii(settings: Settings, metrics: Metrics, prebuilt: PiiEngine | None = None) -> PiiEngine | None:
+    """The PII engine, once per process; its analysis failures are counted (and logged by the engine).
+
+    ``prebuilt`` is an engine the caller already built with these settings' engine configuration (tests
+    share one across proxies, since loading spaCy is the slow part); its failures are counted here too.
+    """
     if not settings.pii.enabled:
         return None
     failures = metrics.meter.create_counter(names.PII_ANALYSIS_FAILURES, unit="{text}")
@@ -123,6 +128,14 @@ def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
     def count(reason: str) -> None:
         failures.add(1, {names.ATTR_PII_REASON: reason})
 
+    if prebuilt is not None:
+        wanted = engine_settings(settings.pii)
+        if prebuilt.settings != wanted:
+            raise ConfigError(
+                f"the prebuilt PII engine was built with {prebuilt.settings}, the settings ask for {wanted}"
+            )
+        prebuilt.on_failure = count
+        return prebuilt
     try:
         return build_engine(engine_settings(settings.pii), on_failure=count)
     except ModelNotInstalled as exc:
@@ -171,33 +184,28 @@ async def _sweeper(pipeline: Pipeline) -> None:
             log.exception("sweep_failed")
 
 
-def _load_policies(settings: Settings) -> PolicyStore:
-    """The packs in force at start-up; a broken directory stops voiceguard (``PolicyError``)."""
-    config = settings.policy
-    return PolicyStore(
-        load_policy_set(config.dir or default_directory()),
-        default_jurisdiction=config.default_jurisdiction,
-        operator_jurisdictions=config.operator_jurisdictions,
-    )
-
-
 def build_app(
     settings: Settings,
     *,
     extra_sinks: Sequence[Sink] = (),
     guards: Sequence[Guard] | None = None,
+    pii_engine: PiiEngine | None = None,
 ) -> web.Application:
-    """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``)."""
+    """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``).
+
+    ``pii_engine``: an engine already built with the configuration's engine settings, used instead of
+    building one (loading the spaCy model takes seconds; tests start many proxies on one engine).
+    """
     keys = KeyStore(settings.data_dir)
     resource = build_resource(__version__, os.environ)
     metrics = Metrics(resource, extra_readers=metric_readers(os.environ))
     tracing = build_tracing(settings.telemetry, os.environ, resource, metrics.meter)
     readiness = Readiness()
-    policies = _load_policies(settings)
-    pii = _build_pii(settings, metrics)
+    policies = policy_store(settings)
+    pii = _build_pii(settings, metrics, pii_engine)
     redactor: RecordRedactor = PiiRecordRedactor(pii) if pii is not None else MaskEverything()
     audit = _build_audit(settings, keys, metrics, readiness, policies)
-    speakers = build_speaker_detector(settings, metrics)
+    speakers = build_speaker_detector(settings, metrics, policies)
     sinks = [
         *_build_sinks(settings, metrics, keys, tracing, redactor),
         *([speakers] if speakers is not None else []),
@@ -235,7 +243,7 @@ def build_app(
         on_problem=lambda problem: runtime.readiness.set_problem("consent", problem),
     )
     runtime.retention = RetentionSweeper(
-        ArtefactStore(settings.data_dir, keys, retention_schedule(settings)),
+        ArtefactStore(settings.data_dir, keys, retention_schedule(settings, policies)),
         settings.biometrics.retention_sweep_seconds,
         audit=runtime.audit,
     )
@@ -340,10 +348,14 @@ class RunningServer:
 
 
 async def start(
-    settings: Settings, *, extra_sinks: Sequence[Sink] = (), guards: Sequence[Guard] | None = None
+    settings: Settings,
+    *,
+    extra_sinks: Sequence[Sink] = (),
+    guards: Sequence[Guard] | None = None,
+    pii_engine: PiiEngine | None = None,
 ) -> RunningServer:
     """Start listening; returns once the socket is bound (port 0 picks a free port)."""
-    app = build_app(settings, extra_sinks=extra_sinks, guards=guards)
+    app = build_app(settings, extra_sinks=extra_sinks, guards=guards, pii_engine=pii_engine)
     runner = web.AppRunner(
         app,
         handler_cancellation=True,

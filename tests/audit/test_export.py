@@ -16,6 +16,7 @@ import yaml
 
 from tests.audit.helpers import CARD, CardRedactor, chat, of_kind, sqlite_records
 from tests.conftest import ProxyFactory
+from tests.engines import shared_engine
 from voiceguard import cli, server
 from voiceguard.audit.chain import CheckpointSigner, checkpoint_message
 from voiceguard.audit.export import Export
@@ -35,7 +36,7 @@ async def log_config(tmp_path: Path, openai_upstream: RunningApp) -> Path:
     settings = settings_for(
         {"openai": openai_upstream.url}, tmp_path / "data", audit={"checkpoint_every_records": 4}
     )
-    running = await server.start(settings, guards=[CardRedactor()])
+    running = await server.start(settings, guards=[CardRedactor()], pii_engine=shared_engine(settings))
     async with aiohttp.ClientSession() as client:
         for _ in range(3):
             for call in CALLS:

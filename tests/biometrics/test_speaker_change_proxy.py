@@ -42,7 +42,12 @@ RELEASE = {
 
 
 def speaker_settings(checkpoint: Path, **more: Any) -> dict[str, Any]:
-    return {"speaker_model": str(checkpoint), "speaker_threshold": THRESHOLD, **more}
+    """Speaker-change detection on, and the retention schedule BIPA 15(a) asks for published."""
+    published = {
+        "retention_schedule_url": "https://example.com/retention",
+        "retention_schedule_sha256": "e" * 64,
+    }
+    return {"speaker_model": str(checkpoint), "speaker_threshold": THRESHOLD, **published, **more}
 
 
 def speakers_of(proxy: RunningServer, call_id: str) -> CallSpeakers:

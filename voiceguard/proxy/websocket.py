@@ -26,6 +26,7 @@ from voiceguard.proxy.errors import (
     WS_BAD_GATEWAY,
     WS_INTERNAL_ERROR,
     error_response,
+    unsendable_message,
     ws_reason,
 )
 from voiceguard.proxy.runtime import Route, Runtime, UpstreamRedirected
@@ -93,6 +94,10 @@ class WebSocketRelay:
                     out = pipeline.process(exchange, events, Direction.TO_UPSTREAM)
                     if not same_events(events, out):
                         edit = self.codec.render_handshake(out)
+                        if edit.unsendable is not None:
+                            exchange.status, exchange.outcome = 403, "blocked"
+                            message = unsendable_message(edit.unsendable)
+                            return error_response(403, "policy_violation", message)
                         if edit.query is not None:
                             query = edit.query
             upstream = await self._connect_upstream(head, query)
