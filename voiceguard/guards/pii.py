@@ -43,6 +43,7 @@ from voiceguard.events import (
     TTSText,
 )
 from voiceguard.guards.base import Blocked, GuardContext
+from voiceguard.guards.pii_modes import CallModes, ModesByCall, count_by_rule
 from voiceguard.guards.pii_replies import ReplyOutput, ReplyStream
 from voiceguard.pii.anonymize import MASK, Replacer, label
 from voiceguard.pii.engine import AnalysisFailed, PiiEngine
@@ -52,9 +53,8 @@ from voiceguard.pii.streaming import PlaceholderRestorer, Released, StreamScanne
 from voiceguard.pii.vault import EphemeralSealer, PseudonymVault, Sealer
 from voiceguard.pii.window import ConversationWindow
 from voiceguard.pii.words import redact_words
-from voiceguard.policy.context import PolicyStore, bind
-from voiceguard.policy.model import AppliedPolicy
-from voiceguard.policy.pii import PiiOverrides, pii_policy
+from voiceguard.policy.context import PolicyStore
+from voiceguard.policy.pii import PiiOverrides
 from voiceguard.session import Call
 
 OUTCOMES: Final = {
@@ -65,7 +65,6 @@ OUTCOMES: Final = {
 UNANALYZED: Final = "UNANALYZED"
 """The count key of a ``fail_closed`` decision: one text that could not be analysed and was masked."""
 MAX_REPLY_STREAMS: Final = 64
-MAX_CACHED_POLICIES: Final = 256
 _LLM_STAGES: Final = frozenset({Stage.LLM, Stage.REALTIME})
 
 
@@ -98,18 +97,6 @@ class PiiGuardSettings:
             block_status=config.block_status,
             observe_ner_in_flight=config.observe_ner_in_flight,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Modes:
-    """A ``PiiPolicy`` with what the guard derives from it once: entities looked for, and whether NER runs."""
-
-    policy: PiiPolicy
-    entities: Mapping[Flow, frozenset[str]]
-    ner: Mapping[Flow, bool]
-
-    def threshold(self) -> float | None:
-        return self.policy.score_threshold
 
 
 @dataclass(slots=True)
@@ -159,8 +146,13 @@ class PiiGuard:
         self._sealer = sealer or EphemeralSealer()
         self._replacer = replacer or Replacer()
         self._state_key = object()
-        self._default = self._compile(self.policy)
-        self._compiled: dict[int, tuple[AppliedPolicy, _Modes]] = {}
+        self._modes_by_call = ModesByCall(
+            self.policy,
+            self.settings.overrides,
+            policies,
+            uses_ner=engine.uses_ner,
+            observe_ner=self.settings.observe_ner_in_flight,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -184,29 +176,8 @@ class PiiGuard:
 
     # --- the call's modes -----------------------------------------------------------------------------------
 
-    def _compile(self, policy: PiiPolicy) -> _Modes:
-        entities = {flow: policy.entities(flow) for flow in Flow}
-        ner = {
-            flow: self.engine.uses_ner
-            and bool(entities[flow] & NER_ENTITIES)
-            and (self.settings.observe_ner_in_flight or bool(policy.acting(flow) & NER_ENTITIES))
-            for flow in Flow
-        }
-        return _Modes(policy, entities, ner)
-
-    def _modes(self, call: Call) -> _Modes:
-        """The call's modes: its packs (pinned when the call was first resolved) plus the overrides."""
-        if self.policies is None:
-            return self._default
-        applied = bind(call, self.policies).applied
-        cached = self._compiled.get(id(applied))
-        if cached is not None and cached[0] is applied:
-            return cached[1]
-        modes = self._compile(pii_policy(applied, self.settings.overrides))
-        if len(self._compiled) >= MAX_CACHED_POLICIES:
-            self._compiled.clear()
-        self._compiled[id(applied)] = (applied, modes)
-        return modes
+    def _modes(self, call: Call) -> CallModes:
+        return self._modes_by_call.of(call)
 
     def modes_for(self, call: Call) -> PiiPolicy:
         """The modes that apply to ``call`` (for the admin view and tests)."""
@@ -280,12 +251,12 @@ class PiiGuard:
 
     # --- analysis and action --------------------------------------------------------------------------------
 
-    def _analyze(self, modes: _Modes, flow: Flow, text: str, prefix: str) -> list[Finding]:
+    def _analyze(self, modes: CallModes, flow: Flow, text: str, prefix: str) -> list[Finding]:
         entities = modes.entities[flow]
         if not entities:
             return []
         return self.engine.analyze(
-            text, entities, prefix=prefix, ner=modes.ner[flow], score_threshold=modes.threshold()
+            text, entities, prefix=prefix, ner=modes.ner[flow], score_threshold=modes.policy.score_threshold
         )
 
     def _act(
@@ -301,7 +272,7 @@ class PiiGuard:
 
         Raises ``Blocked`` if any finding's mode is ``block``.
         """
-        counts = _counts(policy, flow, findings)
+        counts = count_by_rule(policy, flow, findings)
         changes = [
             finding
             for finding in findings
@@ -360,7 +331,7 @@ class PiiGuard:
         ner = modes.ner[Flow.SPEECH]
         scanner = None
         if entities:
-            threshold = modes.threshold()
+            threshold = policy.score_threshold
 
             def analyze(text: str, prefix: str) -> list[Finding]:
                 return self.engine.analyze(text, entities, prefix=prefix, ner=ner, score_threshold=threshold)
@@ -397,7 +368,7 @@ class PiiGuard:
         if released is not None and released.failed is not None:
             yield self._failed(policy, Flow.SPEECH, released.failed)
         elif released is not None and released.findings:
-            counts = _counts(policy, Flow.SPEECH, released.findings)
+            counts = count_by_rule(policy, Flow.SPEECH, released.findings)
             for (mode, rule), per_type in counts.items():
                 if mode in OUTCOMES:
                     yield self._decision(policy, rule, mode.value, OUTCOMES[mode], Flow.SPEECH, per_type)
@@ -420,21 +391,6 @@ class PiiGuard:
                 else:
                     yield TextDelta(output.text, stream=name)
             yield from self._reply_reports(policy, output)
-
-
-def _counts(
-    policy: PiiPolicy, flow: Flow, findings: Iterable[Finding]
-) -> dict[tuple[PiiMode, str], dict[str, int]]:
-    """Findings counted by entity type, grouped by mode and by the rule that set it (``off`` left out)."""
-    counts: dict[tuple[PiiMode, str], dict[str, int]] = {}
-    for finding in findings:
-        kind = finding.entity_type
-        mode = policy.mode(flow, kind)
-        if mode is PiiMode.OFF:
-            continue
-        per_type = counts.setdefault((mode, policy.rule_for(flow, kind)), {})
-        per_type[kind] = per_type.get(kind, 0) + 1
-    return counts
 
 
 def _complete(event: TextDelta | ToolCall) -> bool:

@@ -168,7 +168,7 @@ class PiiEngine:
 
     def _failed(self, reason: str, exc: Exception | None, length: int) -> None:
         # Never the text, nor the exception's message (it may quote the text): its type and the length only.
-        # Looked up per failure (they are rare): an engine outlives a logging reconfiguration when it is shared.
+        # Looked up per failure (they are rare): a shared engine may outlive a logging reconfiguration.
         structlog.get_logger("voiceguard.pii").warning(
             "pii_analysis_failed",
             reason=reason,

@@ -78,8 +78,9 @@ def _from_packs(
                 origins[(flow, entity)] = rule.id
                 packs.add(rule.pack)
     threshold = control.parameters.get("score_threshold")
-    numeric = isinstance(threshold, int | float) and not isinstance(threshold, bool)
-    score = float(threshold) if numeric else None
+    score = None
+    if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+        score = float(threshold)
     return modes, origins, packs, score
 
 
