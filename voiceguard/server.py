@@ -355,6 +355,7 @@ async def start(
     pii_engine: PiiEngine | None = None,
 ) -> RunningServer:
     """Start listening; returns once the socket is bound (port 0 picks a free port)."""
+    ssl_context = _ssl_context(settings)  # an unusable certificate stops start-up before the slow parts
     app = build_app(settings, extra_sinks=extra_sinks, guards=guards, pii_engine=pii_engine)
     runner = web.AppRunner(
         app,
@@ -365,7 +366,6 @@ async def start(
         shutdown_timeout=5.0,
     )
     await runner.setup()
-    ssl_context = _ssl_context(settings)
     site = web.TCPSite(runner, settings.listen.host, settings.listen.port, ssl_context=ssl_context)
     await site.start()
     sockets = getattr(site._server, "sockets", None) or ()
