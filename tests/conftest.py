@@ -19,6 +19,7 @@ from voiceguard.simulator.deepgram_api import deepgram_app
 from voiceguard.simulator.elevenlabs_api import elevenlabs_app
 from voiceguard.simulator.gemini_live import gemini_app
 from voiceguard.simulator.openai_api import openai_app
+from voiceguard.simulator.twilio_media import agent_server_app
 from voiceguard.testing import RecordingSink, settings_for
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
@@ -41,6 +42,14 @@ async def openai_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
 @pytest.fixture
 async def deepgram_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
     app = await start_app(deepgram_app(backend))
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+async def agent_server(backend: Backend) -> AsyncIterator[RunningApp]:
+    """An agent's media-stream server that Twilio Media Streams reach through voiceguard."""
+    app = await start_app(agent_server_app(backend))
     yield app
     await app.close()
 

@@ -10,7 +10,6 @@ whether its diarization goes through.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,9 +21,9 @@ from tests.test_deepgram_sdk_dropin import deepgram_client
 from voiceguard.consent.model import CALL_CONSENT, ConsentSlot
 from voiceguard.records import ExchangeStarted
 from voiceguard.server import RunningServer
-from voiceguard.simulator import RunningApp, start_app
+from voiceguard.simulator import RunningApp
 from voiceguard.simulator.backend import Backend
-from voiceguard.simulator.twilio_media import agent_server_app, twilio_media_stream
+from voiceguard.simulator.twilio_media import twilio_media_stream
 from voiceguard.testing import RecordingSink
 
 CALLER = "+13125550142"
@@ -36,13 +35,6 @@ RELEASE = {
     "notice_version": "bipa-notice-2026-01",
     "signature": "electronic",
 }
-
-
-@pytest.fixture
-async def agent_server(backend: Backend) -> AsyncIterator[RunningApp]:
-    app = await start_app(agent_server_app(backend))
-    yield app
-    await app.close()
 
 
 @pytest.fixture
