@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
 
@@ -80,6 +81,10 @@ async def test_the_shipped_packs_pseudonymize_a_card_for_the_vendor_and_name_the
     assert version == "1.0.0" and len(sha256) == 64 and "pack.pii-defaults" in evidence
     assert "pci-dss@1.0.0#" in evidence["policy_version"] and "policy_digest" in evidence
     assert "override" not in evidence
+    async with aiohttp.ClientSession() as http, http.get(f"{proxy.url}/_voiceguard/metrics") as got:
+        metrics = await got.text()
+    counted = [line for line in metrics.splitlines() if line.startswith("voiceguard_pii_entities")]
+    assert any('entity_type="CREDIT_CARD"' in line and "pseudonymize" in line for line in counted), counted
 
 
 async def test_pci_redacts_a_security_code_from_a_transcript_the_client_receives(

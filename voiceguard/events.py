@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 
 class Stage(StrEnum):
@@ -321,6 +321,11 @@ class PolicyDecision:
     outcome: str
     counts: tuple[tuple[str, int], ...] = ()
     evidence: tuple[tuple[str, str], ...] = ()
+
+
+DECISION_CONTROL: Final = "control"
+"""Evidence key naming the policy control a decision acts on (``("control", "pii")``): rule ids come from
+the packs (``PCI-3.4.1``), so sinks that count by control read this instead of guessing from the id."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ import orjson
 
 from voiceguard.config import PiiConfig
 from voiceguard.events import (
+    DECISION_CONTROL,
     AgentText,
     Direction,
     Event,
@@ -54,6 +55,7 @@ from voiceguard.pii.vault import EphemeralSealer, PseudonymVault, Sealer
 from voiceguard.pii.window import ConversationWindow
 from voiceguard.pii.words import redact_words
 from voiceguard.policy.context import PolicyStore
+from voiceguard.policy.pii import CONTROL as PII_CONTROL
 from voiceguard.policy.pii import PiiOverrides
 from voiceguard.session import Call
 
@@ -286,7 +288,7 @@ class PiiGuard:
                 rule_id,
                 f"refused by policy {rule_id}: the text carries {kinds}, which may not be sent",
                 status=self.settings.block_status,
-                evidence=(("flow", flow.value), ("policy_version", policy.version), *policy.evidence),
+                evidence=_evidence(policy, flow),
             )
 
         def replacement(entity_type: str, value: str) -> str:
@@ -310,7 +312,7 @@ class PiiGuard:
             action=action,
             outcome=outcome,
             counts=tuple(sorted(counts.items())),
-            evidence=(("flow", flow.value), ("policy_version", policy.version), *policy.evidence),
+            evidence=_evidence(policy, flow),
         )
 
     def _failed(self, policy: PiiPolicy, flow: Flow, reason: str) -> PolicyDecision:
@@ -391,6 +393,17 @@ class PiiGuard:
                 else:
                     yield TextDelta(output.text, stream=name)
             yield from self._reply_reports(policy, output)
+
+
+def _evidence(policy: PiiPolicy, flow: Flow) -> tuple[tuple[str, str], ...]:
+    """What every PII decision records: that it is one (sinks count entities from it), the flow, and the
+    policy that set the modes."""
+    return (
+        (DECISION_CONTROL, PII_CONTROL),
+        ("flow", flow.value),
+        ("policy_version", policy.version),
+        *policy.evidence,
+    )
 
 
 def _complete(event: TextDelta | ToolCall) -> bool:
