@@ -189,6 +189,23 @@ def test_a_compliance_decision_maps_to_compliance_finding_with_its_standard() ->
     )
 
 
+def test_a_pii_decision_filed_under_a_pack_rule_is_a_data_security_finding() -> None:
+    from voiceguard.audit.ocsf import to_ocsf
+
+    record = {"kind": "decision", "seq": 1, "time": "2026-11-23T10:00:00.000000Z", "call": "c"}
+    record["data"] = {
+        "rule": "PCI-3.4.1",
+        "action": "observe",
+        "outcome": "detected",
+        "counts": {"CREDIT_CARD": 1},
+        "evidence": {"control": "pii", "flow": "speech"},
+        "exchange": "x",
+    }
+    event = to_ocsf({"record": record, "prev": "0" * 64, "hash": "ab" * 32})
+    assert event["class_uid"] == 2006 and event["data_security"]["policy"]["name"] == "PCI-3.4.1"
+    assert event["data_security"]["detection_pattern"] == "CREDIT_CARD"
+
+
 async def test_hostile_values_are_escaped_in_csv_and_html_and_still_verify(
     tmp_path: Path, make_proxy: ProxyFactory, openai_upstream: RunningApp, capsys: pytest.CaptureFixture[str]
 ) -> None:
