@@ -138,6 +138,18 @@ async def test_instant_voice_cloning_is_seen_as_a_biometric_request(
     assert b"RIFF...." in backend.received[-1].body
 
 
+async def test_voice_cloning_without_consent_is_refused_by_the_biometrics_guard_under_the_default_eu(
+    proxy: server.RunningServer, backend: Backend
+) -> None:
+    """No jurisdiction and no caller number: ``policy.default_jurisdiction`` (EU) applies, so GDPR Art. 9."""
+    async with client_for(proxy) as client:
+        with pytest.raises(ApiError) as refused:
+            await client.voices.ivc.create(name="Ana", files=[("ana.wav", io.BytesIO(b"RIFF...."))])
+    assert refused.value.status_code == 451
+    assert isinstance(refused.value.body, dict) and refused.value.body["error"]["policy"] == "GDPR-9"
+    assert backend.received == []
+
+
 async def test_voice_cloning_refused_by_a_guard_never_reaches_the_vendor(
     tmp_path: Path, elevenlabs_upstream: RunningApp, backend: Backend, recording: RecordingSink
 ) -> None:
