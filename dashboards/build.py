@@ -377,7 +377,7 @@ def compliance() -> dash.Dashboard:
                 "PII entities redacted by type",
                 f"sum by (voiceguard_pii_entity_type) (rate(voiceguard_pii_entities_total[{RATE}]))",
                 "{{voiceguard_pii_entity_type}}",
-                "From guard decisions whose rule id starts with pii.",
+                "From the PII guard's decisions (evidence control=pii), under whichever pack rule.",
                 "short",
                 stacked=True,
             )

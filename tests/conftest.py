@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from tests.engines import engine_for, shared_engine
 from tests.leakscan import leak_scan, log_dir  # noqa: F401  (session-wide credential and PII scan)
 from voiceguard import server
-from voiceguard.pii.engine import PATTERN_ONLY, EngineSettings, PiiEngine, build_engine
+from voiceguard.pii.engine import PATTERN_ONLY, EngineSettings, PiiEngine
 from voiceguard.simulator import RunningApp, start_app
 from voiceguard.simulator.anthropic_api import anthropic_app
 from voiceguard.simulator.backend import Backend
@@ -19,6 +20,7 @@ from voiceguard.simulator.deepgram_api import deepgram_app
 from voiceguard.simulator.elevenlabs_api import elevenlabs_app
 from voiceguard.simulator.gemini_live import gemini_app
 from voiceguard.simulator.openai_api import openai_app
+from voiceguard.simulator.twilio_media import agent_server_app
 from voiceguard.testing import RecordingSink, settings_for
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
@@ -46,6 +48,14 @@ async def deepgram_upstream(backend: Backend) -> AsyncIterator[RunningApp]:
 
 
 @pytest.fixture
+async def agent_server(backend: Backend) -> AsyncIterator[RunningApp]:
+    """An agent's media-stream server that Twilio Media Streams reach through voiceguard."""
+    app = await start_app(agent_server_app(backend))
+    yield app
+    await app.close()
+
+
+@pytest.fixture
 def recording() -> RecordingSink:
     return RecordingSink()
 
@@ -57,7 +67,7 @@ async def make_proxy(tmp_path: Path, recording: RecordingSink) -> AsyncIterator[
 
     async def factory(upstreams: dict[str, str], **overrides: Any) -> server.RunningServer:
         settings = settings_for(upstreams, tmp_path / "data", **overrides)
-        running = await server.start(settings, extra_sinks=[recording])
+        running = await server.start(settings, extra_sinks=[recording], pii_engine=shared_engine(settings))
         started.append(running)
         return running
 
@@ -114,9 +124,9 @@ def observe_disclosure(tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def ner_engine() -> PiiEngine:
     """The default engine (spaCy NER), built once: loading the model is the slow part."""
-    return build_engine(EngineSettings())
+    return engine_for(EngineSettings())
 
 
 @pytest.fixture(scope="session")
 def pattern_engine() -> PiiEngine:
-    return build_engine(EngineSettings(model=PATTERN_ONLY))
+    return engine_for(EngineSettings(model=PATTERN_ONLY))

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tests.engines import shared_engine
 from voiceguard import server
 from voiceguard.events import TEXT_EVENTS, BiometricRequest, Direction, Event, TextDelta, ToolCall
 from voiceguard.guards.base import Guard, GuardContext
@@ -90,4 +91,6 @@ async def guarded_proxy(
 ) -> server.RunningServer:
     """voiceguard with exactly ``guards`` in its chain (the caller closes it)."""
     settings = settings_for(upstreams, data_dir, **overrides)
-    return await server.start(settings, extra_sinks=[recording], guards=list(guards))
+    return await server.start(
+        settings, extra_sinks=[recording], guards=list(guards), pii_engine=shared_engine(settings)
+    )

@@ -1,8 +1,9 @@
 """BIPA on the wire: the deepgram-sdk through voiceguard to the simulated Deepgram, with consent changing.
 
 A US-IL caller without consent gets no diarization upstream and no speaker labels back, and is told; with
-a written release recorded through the admin API the option reaches the vendor; after withdrawal (CLI or
-API) it is stripped again, including from a live stream that is already running.
+a written release recorded through the admin API (and the retention schedule BIPA 15(a) asks for
+published) the option reaches the vendor; after withdrawal (CLI or API) it is stripped again, including
+from a live stream that is already running. The rules are the shipped policy packs'.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from deepgram.core.api_error import ApiError
 
 from tests.conftest import ProxyFactory
 from tests.test_deepgram_sdk_dropin import deepgram_client
+from voiceguard.records import DecisionMade
 from voiceguard.server import RunningServer
 from voiceguard.simulator import RunningApp
 from voiceguard.simulator.backend import Backend
@@ -41,6 +43,10 @@ RELEASE = {
     "evidence_ref": "scan:release-0042",
 }
 LIVE_ILLINOIS = {"vg_subject": CALLER, "vg_jurisdiction": "US-IL"}
+PUBLISHED = {
+    "retention_schedule_url": "https://example.com/biometric-retention",
+    "retention_schedule_sha256": "cd" * 32,
+}
 AUDIO = os.urandom(32_000)
 """One second of 16 kHz PCM that is random, so any copy of it in a record is unmistakable."""
 
@@ -50,7 +56,7 @@ async def proxy(
     make_proxy: ProxyFactory, deepgram_upstream: RunningApp, monkeypatch: pytest.MonkeyPatch
 ) -> RunningServer:
     monkeypatch.setenv("VOICEGUARD_ADMIN_TOKEN", TOKEN)
-    return await make_proxy({"deepgram": deepgram_upstream.url})
+    return await make_proxy({"deepgram": deepgram_upstream.url}, biometrics=PUBLISHED)
 
 
 async def admin(proxy: RunningServer, method: str, path: str, body: object = None) -> Any:
@@ -67,13 +73,13 @@ async def admin(proxy: RunningServer, method: str, path: str, body: object = Non
         return await response.json()
 
 
-async def transcribe(client: AsyncDeepgramClient) -> Any:
+async def transcribe(client: AsyncDeepgramClient, headers: dict[str, str] | None = None) -> Any:
     return await client.listen.v1.media.with_raw_response.transcribe_file(
         request=AUDIO,
         model="nova-3",
         diarize=True,
         utterances=True,
-        request_options={"additional_headers": ILLINOIS},
+        request_options={"additional_headers": ILLINOIS if headers is None else headers},
     )
 
 
@@ -95,6 +101,40 @@ async def test_illinois_caller_without_consent_gets_no_diarization_and_is_told(
     assert upstream_query(backend)["model"] == "nova-3"
     assert set(speakers(response.data)) == {None}
     assert response.headers["x-voiceguard-stripped"] == "diarization; policy=BIPA-15b-CONSENT"
+
+
+async def test_a_caller_known_only_by_an_illinois_number_is_under_bipa_until_a_written_release(
+    proxy: RunningServer, backend: Backend, recording: RecordingSink
+) -> None:
+    """No jurisdiction header: the subject's +1 312 number puts the call in Illinois."""
+    by_number = {"X-VoiceGuard-Subject": CALLER}
+    async with deepgram_client(proxy) as client:
+        stripped = await transcribe(client, by_number)
+        assert "diarize" not in upstream_query(backend)
+        assert set(speakers(stripped.data)) == {None}
+        assert stripped.headers["x-voiceguard-stripped"] == "diarization; policy=BIPA-15b-CONSENT"
+        await admin(proxy, "POST", "", RELEASE)
+        allowed = await transcribe(client, by_number)
+    assert upstream_query(backend)["diarize"] == "true"
+    assert set(speakers(allowed.data)) == {0}
+    [applied, *_] = [
+        d.decision for d in recording.of(DecisionMade) if d.decision.rule_id == "VG-POLICY-APPLIED"
+    ]
+    assert ("jurisdiction", "US-IL") in applied.evidence and ("source", "subject") in applied.evidence
+    [allow] = [d.decision for d in recording.of(DecisionMade) if d.decision.action == "allow"]
+    assert ("policy_sha256", "cd" * 32) in allow.evidence
+
+
+async def test_without_a_published_retention_schedule_a_release_does_not_unlock_diarization(
+    make_proxy: ProxyFactory, deepgram_upstream: RunningApp, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICEGUARD_ADMIN_TOKEN", TOKEN)
+    proxy = await make_proxy({"deepgram": deepgram_upstream.url})
+    await admin(proxy, "POST", "", RELEASE)
+    async with deepgram_client(proxy) as client:
+        response = await transcribe(client)
+    assert "diarize" not in upstream_query(backend)
+    assert response.headers["x-voiceguard-stripped"] == "diarization; policy=BIPA-15a-POLICY"
 
 
 async def test_written_release_lets_diarization_through_and_withdrawal_by_cli_stops_it(

@@ -47,6 +47,8 @@ async def test_prerecorded_url_body_with_redaction_diarization_and_paragraphs(
             utterances=True,
             paragraphs=True,
             redact="pci",
+            # a state without a biometric law: diarization is not gated (README "Consent and biometrics")
+            request_options={"additional_headers": {"X-VoiceGuard-Jurisdiction": "US-CA"}},
         )
     alternative = response.results.channels[0].alternatives[0]
     assert alternative.transcript == "my card is [REDACTED] [REDACTED] [REDACTED] [REDACTED]"

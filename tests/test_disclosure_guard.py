@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.policy_dirs import SHIPPED, policy_dir
+from voiceguard.biometrics.call_state import CALL_SPEAKERS, CallSpeakers
 from voiceguard.events import (
     AgentText,
     AudioChunk,
@@ -179,3 +180,25 @@ def test_the_callers_language_from_stt_picks_the_disclosure_language() -> None:
     )
     reply = next(e for e in out if isinstance(e, AgentText))
     assert reply.text == "Bonjour, vous parlez avec un assistant IA. Que puis-je faire ?"
+
+
+def test_a_voice_that_joins_the_call_hears_the_disclosure_on_the_agents_next_reply() -> None:
+    guard = guard_for()
+    call = make_call()
+    ctx = guard_context(call, Stage.LLM, Direction.TO_CLIENT)
+    speakers = call.scratch(CALL_SPEAKERS, CallSpeakers)
+
+    def reply(text: str) -> list[Event]:
+        return run_guard(guard, ctx, TextDelta(text, "choice0"), AgentText(text, "choice0"), ResponseDone())
+
+    assert texts(reply("Hello.")) == f"{EN} Hello."
+    speakers.voices = 1  # the caller's own voice, first heard after the disclosure went out
+    assert texts(reply("How can I help?")) == "How can I help?"
+    speakers.voices = 2  # someone else took the phone
+    again = reply("Sure.")
+    assert texts(again) == f"{EN} Sure."
+    (decision,) = decisions(again)
+    assert (
+        dict(decision.evidence)["delivery"] == "injected" and ("trigger", "new_speaker") in decision.evidence
+    )
+    assert texts(reply("Anything else?")) == "Anything else?"  # once per new voice

@@ -126,10 +126,28 @@ async def test_instant_voice_cloning_is_seen_as_a_biometric_request(
     proxy: server.RunningServer, backend: Backend, recording: RecordingSink
 ) -> None:
     async with client_for(proxy) as client:
-        created = await client.voices.ivc.create(name="Ana", files=[("ana.wav", io.BytesIO(b"RIFF...."))])
+        created = await client.voices.ivc.create(
+            name="Ana",
+            files=[("ana.wav", io.BytesIO(b"RIFF...."))],
+            # a state without a biometric law: cloning is not gated there (README "Consent and biometrics")
+            request_options={"additional_headers": {"X-VoiceGuard-Jurisdiction": "US-CA"}},
+        )
     assert created.voice_id.startswith("cloned")
-    assert recording.events(BiometricRequest) == [BiometricRequest(BiometricFeature.VOICE_CLONING)]
+    [request] = recording.events(BiometricRequest)
+    assert request == BiometricRequest(BiometricFeature.VOICE_CLONING, strippable=False)
     assert b"RIFF...." in backend.received[-1].body
+
+
+async def test_voice_cloning_without_consent_is_refused_by_the_biometrics_guard_under_the_default_eu(
+    proxy: server.RunningServer, backend: Backend
+) -> None:
+    """No jurisdiction and no caller number: ``policy.default_jurisdiction`` (EU) applies, so GDPR Art. 9."""
+    async with client_for(proxy) as client:
+        with pytest.raises(ApiError) as refused:
+            await client.voices.ivc.create(name="Ana", files=[("ana.wav", io.BytesIO(b"RIFF...."))])
+    assert refused.value.status_code == 451
+    assert isinstance(refused.value.body, dict) and refused.value.body["error"]["policy"] == "GDPR-9"
+    assert backend.received == []
 
 
 async def test_voice_cloning_refused_by_a_guard_never_reaches_the_vendor(

@@ -13,6 +13,7 @@ from google import genai
 from google.genai import types
 
 from tests.conftest import ProxyFactory
+from tests.engines import shared_engine
 from tests.tls import self_signed, trusting
 from voiceguard import server
 from voiceguard.events import (
@@ -176,9 +177,8 @@ async def test_an_api_key_in_the_url_is_forwarded_and_never_logged_or_recorded(
 
     stream = io.StringIO()
     configure_logging("info", "json", stream=stream)
-    proxy = await server.start(
-        settings_for({"gemini": gemini_upstream.url}, tmp_path / "data"), extra_sinks=[recording]
-    )
+    settings = settings_for({"gemini": gemini_upstream.url}, tmp_path / "data")
+    proxy = await server.start(settings, extra_sinks=[recording], pii_engine=shared_engine(settings))
     url = (
         f"ws://{proxy.host}:{proxy.port}/gemini/ws/"
         "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=sk-test"

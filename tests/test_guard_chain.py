@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import openai
 import pytest
 
+from tests.engines import shared_engine
 from voiceguard.events import Event, PolicyDecision, PromptText, ResponseDone, TextDelta
 from voiceguard.guards.base import Blocked, GuardChain, GuardContext
 from voiceguard.records import DecisionMade
@@ -68,7 +69,12 @@ async def guarded(tmp_path, openai_upstream: RunningApp, recording: RecordingSin
 
     async def factory(*guards: object) -> RunningServer:
         settings = settings_for({"openai": openai_upstream.url}, tmp_path / "data")
-        server = await start(settings, extra_sinks=[recording], guards=list(guards))  # type: ignore[arg-type]
+        server = await start(
+            settings,
+            extra_sinks=[recording],
+            guards=list(guards),  # type: ignore[arg-type]
+            pii_engine=shared_engine(settings),
+        )
         servers.append(server)
         return server
 

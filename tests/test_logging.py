@@ -7,6 +7,7 @@ import json
 
 import openai
 
+from tests.engines import shared_engine
 from voiceguard.server import start
 from voiceguard.simulator import RunningApp
 from voiceguard.telemetry import ids
@@ -17,7 +18,8 @@ from voiceguard.testing import make_call, settings_for
 async def test_request_log_line_has_the_facts_and_no_secrets(tmp_path, openai_upstream: RunningApp) -> None:  # type: ignore[no-untyped-def]
     stream = io.StringIO()
     configure_logging("info", "json", stream=stream)
-    proxy = await start(settings_for({"openai": openai_upstream.url}, tmp_path / "data"))
+    settings = settings_for({"openai": openai_upstream.url}, tmp_path / "data")
+    proxy = await start(settings, pii_engine=shared_engine(settings))
     try:
         async with openai.AsyncOpenAI(
             api_key="sk-test", base_url=f"{proxy.url}/openai/v1", max_retries=0

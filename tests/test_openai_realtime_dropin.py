@@ -14,6 +14,7 @@ import openai
 import pytest
 import websockets
 
+from tests.engines import shared_engine
 from voiceguard import server
 from voiceguard.events import TEXT_EVENTS, AudioChunk, Direction, Event, Transcript, WireAnomaly
 from voiceguard.guards.base import GuardContext
@@ -268,7 +269,9 @@ async def guarded_proxy(
     tmp_path: Path, openai_upstream: RunningApp, recording: RecordingSink
 ) -> AsyncIterator[server.RunningServer]:
     settings = settings_for({"openai": openai_upstream.url}, tmp_path / "data")
-    running = await server.start(settings, extra_sinks=[recording], guards=[CardMask()])
+    running = await server.start(
+        settings, extra_sinks=[recording], guards=[CardMask()], pii_engine=shared_engine(settings)
+    )
     yield running
     await running.close()
 

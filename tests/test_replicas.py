@@ -198,6 +198,11 @@ async def test_three_replicas_behind_nginx_survive_a_kill_and_share_one_audit_lo
             "checkpoint_interval_seconds": 1.0,
         },
         "consent": {"store": "postgres", "postgres_schema": consent_schema, "refresh_seconds": 1.0},
+        # BIPA 15(a): voiceprint features stay off in Illinois until a retention schedule is published
+        "biometrics": {
+            "retention_schedule_url": "https://example.com/biometric-retention",
+            "retention_schedule_sha256": "cd" * 32,
+        },
         "logging": {"level": "info"},
     }
     env = {"VOICEGUARD_MASTER_KEY": "", "VOICEGUARD_POSTGRES_DSN": PG_DSN, "VOICEGUARD_ADMIN_TOKEN": TOKEN}

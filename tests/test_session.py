@@ -57,3 +57,26 @@ def test_scratch_state_is_per_call() -> None:
     one[0].scratch("pii", dict)["x"] = 1
     assert two[0].scratch("pii", dict) == {}
     assert one[0].scratch("pii", dict) == {"x": 1}
+
+
+def test_a_call_known_by_an_alias_is_joined_under_it_until_it_ends() -> None:
+    calls, _ended = registry()
+    opened = calls.open(CallContext(), 0)  # a Twilio socket: unnamed, a random id
+    assert opened is not None
+    socket_call = opened[0]
+    assert calls.alias(socket_call, "CA42")
+    joined = calls.open(CallContext(call_id="CA42"), 1)
+    assert joined is not None and joined == (socket_call, False) and len(calls) == 1
+    assert calls.release(socket_call, 2) is False  # the joined exchange keeps the call alive
+    assert calls.release(socket_call, 3) is True
+    again = calls.open(CallContext(call_id="CA42"), 4)
+    assert again is not None and again[0] is not socket_call and again[1] is True
+
+
+def test_an_alias_never_takes_over_a_call_that_already_has_that_name() -> None:
+    calls, _ended = registry()
+    named = calls.open(CallContext(call_id="CA42"), 0)
+    socket = calls.open(CallContext(), 0)
+    assert named is not None and socket is not None
+    assert not calls.alias(socket[0], "CA42")
+    assert calls.get("CA42") is named[0]

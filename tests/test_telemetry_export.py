@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ProxyFactory
+from tests.engines import shared_engine
 from tests.otlp_receiver import otlp_receiver
 from tests.test_tracing import ReportsPii, cascade_call
 from voiceguard import server
@@ -38,9 +39,8 @@ async def test_spans_and_metrics_reach_a_real_otlp_receiver(
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         monkeypatch.setenv("OTEL_SERVICE_NAME", "voiceguard-otlp-test")
         monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
-        proxy = await server.start(
-            settings_for({"openai": openai_upstream.url}, tmp_path / "data"), guards=[ReportsPii()]
-        )
+        settings = settings_for({"openai": openai_upstream.url}, tmp_path / "data")
+        proxy = await server.start(settings, guards=[ReportsPii()], pii_engine=shared_engine(settings))
         await cascade_call(proxy, {"X-VoiceGuard-Call-Id": "call-otlp-" + protocol.replace("/", "-")})
         await proxy.close()  # ends the call and flushes both signals
         spans = await asyncio.to_thread(receiver.wait_for, STAGE_SPANS)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from voiceguard.config import PriceConfig, load_settings
-from voiceguard.events import AudioChunk, Direction, TTSText, Usage
+from voiceguard.events import AudioChunk, Direction, PolicyDecision, TTSText, Usage
 from voiceguard.session import Call
 from voiceguard.telemetry import ids
 from voiceguard.telemetry.cost import PriceTable, UsageTally, estimate
 from voiceguard.telemetry.deferred import Deferred
-from voiceguard.telemetry.voice_metrics import is_pii_rule
+from voiceguard.telemetry.voice_metrics import is_pii_decision, is_pii_rule
 
 
 def call(call_id: str, traceparent: str | None = None) -> Call:
@@ -117,3 +118,10 @@ def test_deferred_work_that_fails_is_counted_not_raised() -> None:
 )
 def test_pii_entities_are_counted_from_decisions_of_pii_rules(rule_id: str, counted: bool) -> None:
     assert is_pii_rule(rule_id) is counted
+
+
+def test_decisions_of_the_pii_guard_are_counted_whatever_pack_rule_they_are_filed_under() -> None:
+    filed = PolicyDecision("PCI-3.4.1", "pseudonymize", "pseudonymized", (("CREDIT_CARD", 1),))
+    assert not is_pii_decision(filed)
+    assert is_pii_decision(dataclasses.replace(filed, evidence=(("control", "pii"),)))
+    assert is_pii_decision(dataclasses.replace(filed, rule_id="PII"))  # the configuration's rule id

@@ -12,6 +12,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tests.engines import shared_engine
 from voiceguard import server
 from voiceguard.events import (
     AudioChunk,
@@ -68,7 +69,9 @@ class Traced:
 async def traced_proxy(tmp_path: Path, upstream: RunningApp, **telemetry: object) -> AsyncIterator[Traced]:
     settings = settings_for({"openai": upstream.url}, tmp_path / "data", telemetry=telemetry)
     sink, exporter = in_memory_tracing(settings)
-    proxy = await server.start(settings, extra_sinks=[sink], guards=[ReportsPii()])
+    proxy = await server.start(
+        settings, extra_sinks=[sink], guards=[ReportsPii()], pii_engine=shared_engine(settings)
+    )
     try:
         yield Traced(proxy, exporter)
     finally:

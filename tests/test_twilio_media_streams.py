@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -16,20 +15,13 @@ from tests.voice_support import MaskDtmf, running_proxy
 from voiceguard.events import AudioChunk, CallerInfo, Direction, PlaybackTruncated, Transcript, WireAnomaly
 from voiceguard.records import CallEnded, EventObserved, ExchangeStarted
 from voiceguard.server import RunningServer
-from voiceguard.simulator import RunningApp, start_app
+from voiceguard.simulator import RunningApp
 from voiceguard.simulator.backend import Backend
-from voiceguard.simulator.twilio_media import agent_server_app, twilio_media_stream
+from voiceguard.simulator.twilio_media import twilio_media_stream
 from voiceguard.testing import RecordingSink
 
 CALLER = "+13125550100"
 SIGNATURE = "tM5Cp3Qy0k8wP1uYvK3m2Xz9sA4="
-
-
-@pytest.fixture
-async def agent_server(backend: Backend) -> AsyncIterator[RunningApp]:
-    app = await start_app(agent_server_app(backend))
-    yield app
-    await app.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.engines import shared_engine
 from voiceguard import server
 from voiceguard.events import AgentText, BiometricRequest, ClientNotice, Event, Transcript, TTSText
 from voiceguard.guards.base import Guard, GuardContext
@@ -31,7 +32,9 @@ async def running_proxy(
     **overrides: Any,
 ) -> AsyncIterator[server.RunningServer]:
     settings = settings_for(upstreams, data_dir, **overrides)
-    running = await server.start(settings, extra_sinks=[recording], guards=list(guards))
+    running = await server.start(
+        settings, extra_sinks=[recording], guards=list(guards), pii_engine=shared_engine(settings)
+    )
     try:
         yield running
     finally:

@@ -10,16 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from yarl import URL
 
 from voiceguard.pii.entities import ALL_ENTITIES
-from voiceguard.pii.policy import DEFAULT_LLM_MODES, DEFAULT_SPEECH_MODES, PiiMode, PiiPolicy
+from voiceguard.pii.policy import PiiMode, PiiPolicy
 from voiceguard.protocols import PROTOCOL_NAMES
 from voiceguard.telemetry.prices import DEFAULT_PRICES
+
+if TYPE_CHECKING:
+    from voiceguard.policy.pii import PiiOverrides
 
 DEFAULT_ROUTES: dict[str, dict[str, str]] = {
     "openai": {"upstream": "https://api.openai.com", "protocol": "openai"},
@@ -268,14 +271,21 @@ class ConsentConfig(_Section):
 
 
 class BiometricsConfig(_Section):
-    """Voiceprint features without consent: ``strip`` them (and tell the client) or ``refuse`` the request.
+    """Biometric features: the policy packs say which need consent where; this section adds to them.
 
-    ``treat_unknown_jurisdiction_as`` applies one jurisdiction's rules (e.g. ``US-IL``, the strictest) to
-    calls that declare none; by default such calls are not gated.
+    ``enforcement: refuse`` refuses (451) every request whose feature the packs would strip; ``strip`` (the
+    default) leaves it to the packs (a rule with ``action: block`` refuses either way).
+    ``treat_unknown_jurisdiction_as`` applies one jurisdiction's biometric rules (e.g. ``US-IL``, the
+    strictest) to calls whose jurisdiction came from no header and no caller number, instead of
+    ``policy.default_jurisdiction``. ``retention_schedule_url`` and ``retention_schedule_sha256`` name the
+    published retention schedule (``voiceguard policy publish``) that BIPA 15(a) and Colorado require
+    before any collection: until both are set, those packs strip biometric features even with consent.
     """
 
     enforcement: Literal["strip", "refuse"] = "strip"
     treat_unknown_jurisdiction_as: str | None = Field(None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+    retention_schedule_url: str | None = Field(None, min_length=1, max_length=2000)
+    retention_schedule_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     retention_cap_days: int = Field(365, gt=0, le=3 * 366)
     """No stored audio or biometric artefact outlives this, whatever its jurisdiction."""
     retention_sweep_seconds: float = Field(60.0, gt=0, le=86_400)
@@ -301,6 +311,12 @@ class BiometricsConfig(_Section):
     """Silero VAD speech probability above which audio is speech."""
     speaker_queue_seconds: float = Field(30.0, gt=0, le=3600)
     """Caller audio (all calls together) waiting for analysis; beyond it audio goes unchecked."""
+
+    @model_validator(mode="after")
+    def _schedule_needs_both(self) -> BiometricsConfig:
+        if (self.retention_schedule_url is None) != (self.retention_schedule_sha256 is None):
+            raise ValueError("set both retention_schedule_url and retention_schedule_sha256, or neither")
+        return self
 
 
 class AuditConfig(_Section):
@@ -330,35 +346,31 @@ class AuditConfig(_Section):
     """Names this replica in every record it writes (default: the host name)."""
 
 
-def _modes_with_defaults(value: object, defaults: Mapping[str, PiiMode]) -> object:
-    """A flow's modes as given, on top of its defaults, so naming one entity never turns the others off."""
+def _known_entities(value: object) -> object:
     if not isinstance(value, Mapping):
         return value
     unknown = sorted(str(key) for key in value if key not in ALL_ENTITIES)
     if unknown:
         raise ValueError(f"unknown entity {', '.join(unknown)}; allowed: {', '.join(sorted(ALL_ENTITIES))}")
-    return {**defaults, **value}
+    return value
 
 
 class PiiModesConfig(_Section):
-    """Per-entity modes (off, observe, redact, pseudonymize, block) for each flow.
+    """The operator's per-entity modes (off, observe, redact, pseudonymize, block) for each flow.
 
     ``llm``: text on its way to an LLM upstream. ``speech``: STT and realtime transcripts, TTS text, and
-    replies on their way back to the client. An entity left out keeps its default; ``off`` disables one.
+    replies on their way back to the client. The policy packs in force decide every entity's mode; an entity
+    named here takes this mode instead, stricter or looser (README "PII redaction"). Entities left out keep
+    what the packs say; ``off`` disables one.
     """
 
-    llm: dict[str, PiiMode] = Field(default_factory=lambda: dict(DEFAULT_LLM_MODES))
-    speech: dict[str, PiiMode] = Field(default_factory=lambda: dict(DEFAULT_SPEECH_MODES))
+    llm: dict[str, PiiMode] = Field(default_factory=dict)
+    speech: dict[str, PiiMode] = Field(default_factory=dict)
 
-    @field_validator("llm", mode="before")
+    @field_validator("llm", "speech", mode="before")
     @classmethod
-    def _llm_defaults(cls, value: object) -> object:
-        return _modes_with_defaults(value, DEFAULT_LLM_MODES)
-
-    @field_validator("speech", mode="before")
-    @classmethod
-    def _speech_defaults(cls, value: object) -> object:
-        return _modes_with_defaults(value, DEFAULT_SPEECH_MODES)
+    def _known(cls, value: object) -> object:
+        return _known_entities(value)
 
 
 class PiiConfig(_Section):
@@ -390,13 +402,22 @@ class PiiConfig(_Section):
             raise ValueError(f"must be a spaCy model name or 'pattern', got {value!r}")
         return value
 
-    def policy(self) -> PiiPolicy:
-        return PiiPolicy(
+    def overrides(self) -> PiiOverrides:
+        """What this section sets on top of the policy packs: named modes, and an explicit threshold."""
+        from voiceguard.policy.pii import PiiOverrides
+
+        return PiiOverrides(
             llm=dict(self.modes.llm),
             speech=dict(self.modes.speech),
+            score_threshold=self.score_threshold if "score_threshold" in self.model_fields_set else None,
             rule_id=self.rule_id,
-            version="config" if self.modes != PiiModesConfig() else "embedded-defaults",
         )
+
+    def policy(self) -> PiiPolicy:
+        """The modes without policy packs: the embedded defaults with this section's modes on top."""
+        from voiceguard.policy.pii import pii_policy
+
+        return pii_policy(None, self.overrides())
 
 
 class Settings(_Section):

@@ -60,6 +60,11 @@ _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 MAX_SUBJECT_CHARS: Final = 256
 
 
+def valid_call_id(value: str) -> bool:
+    """Whether ``value`` may name a call (what a client may send as ``X-VoiceGuard-Call-Id``)."""
+    return _CALL_ID.fullmatch(value) is not None
+
+
 class BadCorrelation(ValueError):
     """A correlation value the client sent is malformed; the request is refused with 400."""
 

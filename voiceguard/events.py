@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 
 class Stage(StrEnum):
@@ -244,11 +244,14 @@ class BiometricRequest:
     """The client asked for a feature that creates or uses a voiceprint (e.g. Deepgram ``diarize``).
 
     A guard that replaces this event with ``enabled=False`` makes the adapter strip the option.
+    ``strippable=False`` says the request cannot be sent without the feature (an enrolment or cloning
+    endpoint, a model that only diarizes): a guard refuses such a request rather than disable the feature.
     """
 
     feature: BiometricFeature
     enabled: bool = True
     origin: Origin = field(default=None, compare=False, repr=False)
+    strippable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +321,11 @@ class PolicyDecision:
     outcome: str
     counts: tuple[tuple[str, int], ...] = ()
     evidence: tuple[tuple[str, str], ...] = ()
+
+
+DECISION_CONTROL: Final = "control"
+"""Evidence key naming the policy control a decision acts on (``("control", "pii")``): rule ids come from
+the packs (``PCI-3.4.1``), so sinks that count by control read this instead of guessing from the id."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from voiceguard.correlation import valid_call_id
 from voiceguard.events import CallerInfo, ClientNotice, Direction, Event, PolicyDecision, Stage
 from voiceguard.guards.base import Blocked, GuardChain, GuardContext
 from voiceguard.protocols.base import ExchangeInfo
@@ -164,6 +165,8 @@ class Pipeline:
         for event in events:
             if type(event) is CallerInfo:
                 _learn_caller(call, event)
+                if event.call_sid and valid_call_id(event.call_sid):
+                    self.calls.alias(call, event.call_sid)
         try:
             result = self.chain.process(GuardContext(call, exchange.info, direction, exchange.id), events)
         except Blocked as blocked:

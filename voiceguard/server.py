@@ -41,7 +41,8 @@ from voiceguard.pii.engine import PiiEngine, build_engine, engine_settings
 from voiceguard.pii.recognizers import ModelNotInstalled
 from voiceguard.pipeline import Pipeline
 from voiceguard.policy.context import PolicyStore, audit_fields
-from voiceguard.policy.loader import default_directory, load_policy_set
+from voiceguard.policy.loader import default_directory
+from voiceguard.policy.setup import policy_store
 from voiceguard.protocols.base import RequestHead
 from voiceguard.proxy.admission import client_address
 from voiceguard.proxy.errors import error_response
@@ -133,8 +134,12 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         runtime.admission.release(client, exchange)
 
 
-def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
-    """The PII engine, once per process; its analysis failures are counted (and logged by the engine)."""
+def _build_pii(settings: Settings, metrics: Metrics, prebuilt: PiiEngine | None = None) -> PiiEngine | None:
+    """The PII engine, once per process; its analysis failures are counted (and logged by the engine).
+
+    ``prebuilt`` is an engine the caller already built with these settings' engine configuration (tests
+    share one across proxies, since loading spaCy is the slow part); its failures are counted here too.
+    """
     if not settings.pii.enabled:
         return None
     failures = metrics.meter.create_counter(names.PII_ANALYSIS_FAILURES, unit="{text}")
@@ -142,6 +147,14 @@ def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
     def count(reason: str) -> None:
         failures.add(1, {names.ATTR_PII_REASON: reason})
 
+    if prebuilt is not None:
+        wanted = engine_settings(settings.pii)
+        if prebuilt.settings != wanted:
+            raise ConfigError(
+                f"the prebuilt PII engine was built with {prebuilt.settings}, the settings ask for {wanted}"
+            )
+        prebuilt.on_failure = count
+        return prebuilt
     try:
         return build_engine(engine_settings(settings.pii), on_failure=count)
     except ModelNotInstalled as exc:
@@ -190,33 +203,28 @@ async def _sweeper(pipeline: Pipeline) -> None:
             log.exception("sweep_failed")
 
 
-def _load_policies(settings: Settings) -> PolicyStore:
-    """The packs in force at start-up; a broken directory stops voiceguard (``PolicyError``)."""
-    config = settings.policy
-    return PolicyStore(
-        load_policy_set(config.dir or default_directory()),
-        default_jurisdiction=config.default_jurisdiction,
-        operator_jurisdictions=config.operator_jurisdictions,
-    )
-
-
 def build_app(
     settings: Settings,
     *,
     extra_sinks: Sequence[Sink] = (),
     guards: Sequence[Guard] | None = None,
+    pii_engine: PiiEngine | None = None,
 ) -> web.Application:
-    """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``)."""
+    """The whole proxy as an aiohttp application (tests add in-memory sinks through ``extra_sinks``).
+
+    ``pii_engine``: an engine already built with the configuration's engine settings, used instead of
+    building one (loading the spaCy model takes seconds; tests start many proxies on one engine).
+    """
     keys = KeyStore(settings.data_dir)
     resource = build_resource(__version__, os.environ)
     metrics = Metrics(resource, extra_readers=metric_readers(os.environ))
     tracing = build_tracing(settings.telemetry, os.environ, resource, metrics.meter)
     readiness = Readiness()
-    policies = _load_policies(settings)
-    pii = _build_pii(settings, metrics)
+    policies = policy_store(settings)
+    pii = _build_pii(settings, metrics, pii_engine)
     redactor: RecordRedactor = PiiRecordRedactor(pii) if pii is not None else MaskEverything()
     audit = _build_audit(settings, keys, metrics, readiness, policies)
-    speakers = build_speaker_detector(settings, metrics)
+    speakers = build_speaker_detector(settings, metrics, policies)
     sinks = [
         *_build_sinks(settings, metrics, keys, tracing, redactor),
         *([speakers] if speakers is not None else []),
@@ -254,7 +262,7 @@ def build_app(
         on_problem=lambda problem: runtime.readiness.set_problem("consent", problem),
     )
     runtime.retention = RetentionSweeper(
-        ArtefactStore(settings.data_dir, keys, retention_schedule(settings)),
+        ArtefactStore(settings.data_dir, keys, retention_schedule(settings, policies)),
         settings.biometrics.retention_sweep_seconds,
         audit=runtime.audit,
     )
@@ -361,10 +369,15 @@ class RunningServer:
 
 
 async def start(
-    settings: Settings, *, extra_sinks: Sequence[Sink] = (), guards: Sequence[Guard] | None = None
+    settings: Settings,
+    *,
+    extra_sinks: Sequence[Sink] = (),
+    guards: Sequence[Guard] | None = None,
+    pii_engine: PiiEngine | None = None,
 ) -> RunningServer:
     """Start listening; returns once the socket is bound (port 0 picks a free port)."""
-    app = build_app(settings, extra_sinks=extra_sinks, guards=guards)
+    ssl_context = _ssl_context(settings)  # an unusable certificate stops start-up before the slow parts
+    app = build_app(settings, extra_sinks=extra_sinks, guards=guards, pii_engine=pii_engine)
     runner = SafeAppRunner(
         app,
         max_header_bytes=settings.limits.max_header_bytes,
@@ -372,7 +385,6 @@ async def start(
         shutdown_timeout=5.0,
     )
     await runner.setup()
-    ssl_context = _ssl_context(settings)
     site = web.TCPSite(runner, settings.listen.host, settings.listen.port, ssl_context=ssl_context)
     await site.start()
     sockets = getattr(site._server, "sockets", None) or ()

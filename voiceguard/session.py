@@ -52,6 +52,8 @@ class Call:
     """The caller's phone number as a telephony stream announced it (``CallerInfo``), E.164 when the bridge
     passes it so; in memory only. The policy layer derives a jurisdiction from it where none was declared."""
     last_seen_ns: int = 0
+    aliases: tuple[str, ...] = ()
+    """Other names requests may use to join this call (a telephony stream's call SID)."""
     active_exchanges: int = 0
     exchange_count: int = 0
     ended: bool = False
@@ -107,10 +109,11 @@ class Exchange:
 class CallRegistry:
     """The live calls of this process, bounded in number and expired when idle."""
 
-    __slots__ = ("_calls", "_idle_ns", "_max_calls", "_on_end")
+    __slots__ = ("_aliases", "_calls", "_idle_ns", "_max_calls", "_on_end")
 
     def __init__(self, max_calls: int, idle_seconds: float, on_end: Callable[[Call], None]) -> None:
         self._calls: OrderedDict[str, Call] = OrderedDict()
+        self._aliases: dict[str, str] = {}
         self._max_calls = max_calls
         self._idle_ns = int(idle_seconds * 1_000_000_000)
         self._on_end = on_end
@@ -119,15 +122,24 @@ class CallRegistry:
         return len(self._calls)
 
     def get(self, call_id: str) -> Call | None:
-        return self._calls.get(call_id)
+        return self._calls.get(self._aliases.get(call_id, call_id))
+
+    def alias(self, call: Call, name: str) -> bool:
+        """Let requests that name the call ``name`` join ``call`` (a Twilio stream's call SID, which the
+        agent's own requests carry); refused when a call of that name exists already."""
+        if not name or call.ended or name in self._calls or name in self._aliases or name == call.id:
+            return False
+        self._aliases[name] = call.id
+        call.aliases = (*call.aliases, name)
+        return True
 
     def open(self, context: CallContext, now_ns: int) -> tuple[Call, bool] | None:
         """The call this request joins, and whether it is new; ``None`` when the registry is full."""
         call_id = context.call_id
         if call_id is not None:
-            call = self._calls.get(call_id)
+            call = self.get(call_id)
             if call is not None:
-                self._calls.move_to_end(call_id)
+                self._calls.move_to_end(call.id)
                 call.active_exchanges += 1
                 call.exchange_count += 1
                 call.last_seen_ns = now_ns
@@ -185,6 +197,8 @@ class CallRegistry:
     def _end(self, call: Call) -> None:
         call.ended = True
         self._calls.pop(call.id, None)
+        for name in call.aliases:
+            self._aliases.pop(name, None)
         self._on_end(call)
 
     def _evict_one(self) -> bool:

@@ -16,6 +16,7 @@ import yaml
 
 from tests.audit.helpers import CARD, CardRedactor, chat, of_kind, sqlite_records
 from tests.conftest import ProxyFactory
+from tests.engines import shared_engine
 from voiceguard import cli, server
 from voiceguard.audit.chain import CheckpointSigner, checkpoint_message
 from voiceguard.audit.export import Export
@@ -35,7 +36,7 @@ async def log_config(tmp_path: Path, openai_upstream: RunningApp) -> Path:
     settings = settings_for(
         {"openai": openai_upstream.url}, tmp_path / "data", audit={"checkpoint_every_records": 4}
     )
-    running = await server.start(settings, guards=[CardRedactor()])
+    running = await server.start(settings, guards=[CardRedactor()], pii_engine=shared_engine(settings))
     async with aiohttp.ClientSession() as client:
         for _ in range(3):
             for call in CALLS:
@@ -186,6 +187,23 @@ def test_a_compliance_decision_maps_to_compliance_finding_with_its_standard() ->
     assert blocked["compliance"]["status_id"] == 3 and blocked["compliance"]["standards"][0].startswith(
         "Illinois"
     )
+
+
+def test_a_pii_decision_filed_under_a_pack_rule_is_a_data_security_finding() -> None:
+    from voiceguard.audit.ocsf import to_ocsf
+
+    record = {"kind": "decision", "seq": 1, "time": "2026-11-23T10:00:00.000000Z", "call": "c"}
+    record["data"] = {
+        "rule": "PCI-3.4.1",
+        "action": "observe",
+        "outcome": "detected",
+        "counts": {"CREDIT_CARD": 1},
+        "evidence": {"control": "pii", "flow": "speech"},
+        "exchange": "x",
+    }
+    event = to_ocsf({"record": record, "prev": "0" * 64, "hash": "ab" * 32})
+    assert event["class_uid"] == 2006 and event["data_security"]["policy"]["name"] == "PCI-3.4.1"
+    assert event["data_security"]["detection_pattern"] == "CREDIT_CARD"
 
 
 async def test_hostile_values_are_escaped_in_csv_and_html_and_still_verify(

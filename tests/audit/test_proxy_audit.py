@@ -20,6 +20,7 @@ from tests.audit.helpers import (
     sqlite_records,
 )
 from tests.conftest import ProxyFactory
+from tests.engines import shared_engine
 from voiceguard.audit.chain import CheckpointSigner
 from voiceguard.audit.record import BadRecord
 from voiceguard.audit.sink import AuditSink
@@ -54,7 +55,7 @@ async def test_requests_and_decisions_are_recorded_with_no_raw_personal_data(
     from voiceguard.testing import settings_for
 
     settings = settings_for({"openai": openai_upstream.url}, tmp_path / "data")
-    running = await server.start(settings, guards=[CardRedactor()])
+    running = await server.start(settings, guards=[CardRedactor()], pii_engine=shared_engine(settings))
     audit = running.runtime.audit
     assert isinstance(audit, AuditSink)
     audit.policy_source = lambda call: {"pack": "sha256:abc123"}

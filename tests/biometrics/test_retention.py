@@ -8,16 +8,22 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.policy_dirs import policy_dir, rule
 from voiceguard.biometrics.artefacts import ArtefactError, ArtefactStore
-from voiceguard.biometrics.retention import DEFAULT_RETENTION_RULES, RetentionSchedule
+from voiceguard.biometrics.retention import PackRetentionSchedule, RetentionSchedule, rules_from_packs
 from voiceguard.biometrics.sweeper import RetentionSweeper
 from voiceguard.consent.model import now_utc
 from voiceguard.keys import KeyStore
+from voiceguard.policy import PolicyStore
+from voiceguard.policy.loader import default_directory, load_policy_set
 
-SCHEDULE = RetentionSchedule(DEFAULT_RETENTION_RULES, default_days=10 * 365)
+SHIPPED_RULES = rules_from_packs(load_policy_set(default_directory()))
+"""The ``biometric-retention`` rules of the shipped packs: the schedule the proxy runs on by default."""
+SCHEDULE = RetentionSchedule(SHIPPED_RULES, default_days=10 * 365)
 AUDIO = b"RIFF-pretend-this-is-a-caller's-voice" * 100
 
 
@@ -34,13 +40,34 @@ def test_texas_allows_a_year_after_the_purpose_and_colorado_45_days_or_24_months
     satisfied = created + timedelta(days=1)
     assert SCHEDULE.destruction("US-TX", created, created, satisfied).at == satisfied + timedelta(days=365)
     colorado = SCHEDULE.destruction("US-CO", created, created)
-    assert (colorado.rule_id, colorado.at) == ("CO-6-1-1314", created + timedelta(days=730))
+    assert (colorado.rule_id, colorado.at) == ("CO-6-1-1314-DELETE", created + timedelta(days=730))
     assert SCHEDULE.destruction("US-CO", created, created, satisfied).at == satisfied + timedelta(days=45)
+
+
+def test_washington_and_the_gdpr_keep_nothing_once_the_purpose_is_met() -> None:
+    created = now_utc()
+    satisfied = created + timedelta(days=3)
+    for where in ("US-WA", "DE", "NO", "GB"):
+        assert SCHEDULE.destruction(where, created, created, satisfied).at == satisfied, where
+
+
+def test_the_schedule_follows_the_packs_in_force_after_a_reload(tmp_path: Path) -> None:
+    store = PolicyStore(load_policy_set(default_directory()))
+    schedule = PackRetentionSchedule(store, default_days=10 * 365)
+    created = now_utc()
+    assert schedule.destruction("US-IL", created, created).at == created + timedelta(days=3 * 365)
+
+    def one_year(name: str, document: dict[str, Any]) -> None:
+        if name == "bipa.yaml":
+            rule(document, "BIPA-15a-DESTROY")["parameters"]["max_retention_days"] = 365
+
+    store.swap(load_policy_set(policy_dir(tmp_path, edit=one_year)))
+    assert schedule.destruction("US-IL", created, created).at == created + timedelta(days=365)
 
 
 def test_the_installation_cap_bounds_every_jurisdiction() -> None:
     created = now_utc()
-    capped = RetentionSchedule(DEFAULT_RETENTION_RULES, default_days=30)
+    capped = RetentionSchedule(SHIPPED_RULES, default_days=30)
     assert capped.destruction("US-IL", created, created).rule_id == "VOICEGUARD-RETENTION-CAP"
     assert capped.destruction(None, created, created).at == created + timedelta(days=30)
 
@@ -132,10 +159,12 @@ def test_policy_publish_renders_the_schedule_from_the_rules_in_force(tmp_path: P
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     text = out.read_text()
-    assert "| US-IL | BIPA-15a-DESTROY | Illinois BIPA, 740 ILCS 14/15(a) | at once | 3 years |" in text
+    law = "Illinois BIPA (voiceprints): 740 ILCS 14/15(a)"
+    assert f"| US-IL | BIPA-15a-DESTROY | {law} | at once | 3 years |" in text
     assert (
-        "| US-IL | BIPA-15b-CONSENT | voice cloning, voiceprint | "
-        "an electronic signature or a written release |" in text
+        "| US-IL | BIPA-15b-CONSENT | diarization, speaker identification, speaker enrolment, "
+        "speaker verification, voice cloning | a written release or an electronic signature |" in text
     )
+    assert "| US-TX | TX-CUBI-CONSENT | speaker identification, " in text  # Texas: no diarization
     assert "longer than 3 years after it was collected" in text and "privacy@example.com" in text
     assert f"sha256 {hashlib.sha256(text.encode()).hexdigest()}" in result.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import openai
 import pytest
 from aiohttp import web
 
@@ -30,6 +31,7 @@ from voiceguard.simulator.backend import Backend
 from voiceguard.testing import RecordingSink
 
 TOKEN = "admin-" + os.urandom(8).hex()
+DISCLOSURE = "Hi, you're speaking with an AI assistant."
 CALLER = "+13125550111"
 RELEASE = {
     "subject": CALLER,
@@ -42,7 +44,12 @@ RELEASE = {
 
 
 def speaker_settings(checkpoint: Path, **more: Any) -> dict[str, Any]:
-    return {"speaker_model": str(checkpoint), "speaker_threshold": THRESHOLD, **more}
+    """Speaker-change detection on, and the retention schedule BIPA 15(a) asks for published."""
+    published = {
+        "retention_schedule_url": "https://example.com/retention",
+        "retention_schedule_sha256": "e" * 64,
+    }
+    return {"speaker_model": str(checkpoint), "speaker_threshold": THRESHOLD, **published, **more}
 
 
 def speakers_of(proxy: RunningServer, call_id: str) -> CallSpeakers:
@@ -133,7 +140,7 @@ async def agent() -> AsyncIterator[tuple[RunningApp, list[str]]]:
     await running.close()
 
 
-def twilio_messages(audio: bytes, stream_sid: str) -> list[dict[str, Any]]:
+def twilio_messages(audio: bytes, stream_sid: str, call_sid: str = "CA" + "0" * 32) -> list[dict[str, Any]]:
     media = [
         {
             "event": "media",
@@ -146,7 +153,7 @@ def twilio_messages(audio: bytes, stream_sid: str) -> list[dict[str, Any]]:
         "event": "start",
         "streamSid": stream_sid,
         "start": {
-            "callSid": "CA" + "0" * 32,
+            "callSid": call_sid,
             "customParameters": {"from": CALLER},
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         },
@@ -177,6 +184,50 @@ async def test_a_twilio_media_streams_mulaw_is_heard_and_a_second_voice_counted(
         await socket.send_json({"event": "stop", "streamSid": "MZ" + "1" * 32})
     await eventually(lambda: len(received) == len(messages) + 1)
     assert [json.loads(text) for text in received[: len(messages)]] == messages  # the audio path is untouched
+
+
+async def test_a_voice_joining_a_phone_call_hears_the_disclosure_on_the_agents_next_reply(
+    make_proxy: ProxyFactory,
+    agent: tuple[RunningApp, list[str]],
+    openai_upstream: RunningApp,
+    speaker_checkpoint: Path,
+) -> None:
+    """Twilio carries the caller's voice; the agent's LLM requests join the call by its call SID."""
+    upstream, _received = agent
+    proxy = await make_proxy(
+        {"openai": openai_upstream.url},
+        routes={"phone": {"upstream": upstream.url, "protocol": "twilio"}},
+        biometrics=speaker_settings(speaker_checkpoint),
+    )
+    call_sid, stream_sid = "CA" + "7" * 32, "MZ" + "7" * 32
+    connected, start, *alice_media = twilio_messages(mulaw_8k(alice(7)), stream_sid, call_sid)
+    bob_media = twilio_messages(mulaw_8k(bob(7)), stream_sid, call_sid)[2:]
+
+    async def agent_says(client: openai.AsyncOpenAI) -> str:
+        completion = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hello"}],
+            extra_headers={"X-VoiceGuard-Call-Id": call_sid},
+        )
+        return completion.choices[0].message.content or ""
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"ws://{proxy.host}:{proxy.port}/phone/media") as socket,
+        openai.AsyncOpenAI(api_key="sk-test", base_url=f"{proxy.url}/openai/v1", max_retries=0) as llm,
+    ):
+        for message in (connected, start, *alice_media):
+            await socket.send_json(message)
+        await eventually(lambda: proxy.runtime.pipeline.calls.get(call_sid) is not None)  # named by the SID
+        await until(lambda: speakers_of(proxy, call_sid).voices == 1, proxy)
+        first, second = await agent_says(llm), await agent_says(llm)
+        for message in bob_media:
+            await socket.send_json(message)
+        await until(lambda: speakers_of(proxy, call_sid).voices == 2, proxy)
+        after_join = await agent_says(llm)
+        await socket.send_json({"event": "stop", "streamSid": stream_sid})
+    assert first.startswith(DISCLOSURE) and not second.startswith(DISCLOSURE)
+    assert after_join == f"{DISCLOSURE} You said: hello"
 
 
 async def test_a_speaker_model_that_cannot_load_stops_start_up_with_the_reason(

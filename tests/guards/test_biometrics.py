@@ -1,9 +1,14 @@
-"""The biometrics guard strips or refuses voiceprint features unless consent that counts is on record."""
+"""The biometrics guard strips or refuses voiceprint features unless consent that counts is on record.
+
+The rules are the shipped policy packs' (``policies/``), resolved for each call's jurisdiction.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -33,15 +38,29 @@ from voiceguard.guards import build_guards, consent_rules
 from voiceguard.guards.base import Blocked, GuardContext
 from voiceguard.guards.biometrics import BiometricsGuard
 from voiceguard.guards.consent import covers
+from voiceguard.policy import PolicySet, PolicyStore
+from voiceguard.policy.loader import default_directory, load_policy_set
 from voiceguard.session import Call
 from voiceguard.testing import guard_context, make_call, run_guard
 
 DIARIZE = BiometricRequest(BiometricFeature.DIARIZATION)
+IDENTIFY = BiometricRequest(BiometricFeature.SPEAKER_IDENTIFICATION)
+PUBLISHED = {
+    "retention_schedule_url": "https://example.com/biometric-retention",
+    "retention_schedule_sha256": "ab" * 32,
+}
+"""A published retention schedule (BIPA 15(a)): without one, the Illinois pack strips even with consent."""
 
 
-def guard(**biometrics: object) -> BiometricsGuard:
-    settings = load_settings(None, env={}, overrides={"biometrics": biometrics} if biometrics else None)
-    return BiometricsGuard(consent_rules(settings))
+@functools.cache
+def shipped_packs() -> PolicySet:
+    return load_policy_set(default_directory())
+
+
+def guard(default_jurisdiction: str | None = "EU", **biometrics: Any) -> BiometricsGuard:
+    settings = load_settings(None, env={}, overrides={"biometrics": {**PUBLISHED, **biometrics}})
+    store = PolicyStore(shipped_packs(), default_jurisdiction=default_jurisdiction)
+    return BiometricsGuard(consent_rules(settings, store))
 
 
 def consent(
@@ -63,8 +82,13 @@ def consent(
     return ConsentRecord(**fields)
 
 
-def caller(jurisdiction: str | None = "US-IL", *records: ConsentRecord, attached: bool = True) -> Call:
-    call = make_call(jurisdiction=jurisdiction, subject="+13125550100")
+def caller(
+    jurisdiction: str | None = "US-IL",
+    *records: ConsentRecord,
+    attached: bool = True,
+    subject: str = "+13125550100",
+) -> Call:
+    call = make_call(jurisdiction=jurisdiction, subject=subject)
     if attached:
         view = SubjectConsent("f" * 64)
         view.replace(records)
@@ -113,8 +137,43 @@ def test_a_spoken_yes_is_stored_but_is_no_release_under_bipa() -> None:
 
 def test_a_spoken_consent_counts_in_texas_where_no_written_form_is_required() -> None:
     record = consent(signature=SignatureMethod.SPOKEN, jurisdiction="US-TX")
-    out = run_guard(guard(), upstream(caller("US-TX", record)), DIARIZE)
-    assert out[0] is DIARIZE and isinstance(out[1], PolicyDecision) and out[1].rule_id == "TX-CUBI"
+    out = run_guard(guard(), upstream(caller("US-TX", record)), IDENTIFY)
+    assert out[0] is IDENTIFY and isinstance(out[1], PolicyDecision) and out[1].rule_id == "TX-CUBI-CONSENT"
+
+
+def test_texas_gates_speaker_identification_but_not_diarization() -> None:
+    texas = caller("US-TX")
+    assert run_guard(guard(), upstream(texas), DIARIZE) == [DIARIZE]
+    out = run_guard(guard(), upstream(texas), IDENTIFY)
+    assert out[0] == dataclasses.replace(IDENTIFY, enabled=False)
+    assert ClientNotice("X-VoiceGuard-Stripped", "speaker_identification; policy=TX-CUBI-CONSENT") in out
+
+
+def test_the_jurisdiction_comes_from_the_callers_number_when_no_header_names_one() -> None:
+    out = run_guard(guard(), upstream(caller(None)), DIARIZE)  # +1 312: Chicago
+    assert out[0].enabled is False  # type: ignore[union-attr]
+    assert isinstance(out[1], PolicyDecision) and out[1].rule_id == "BIPA-15b-CONSENT"
+
+
+def test_without_a_published_retention_schedule_illinois_strips_even_with_consent() -> None:
+    bare = BiometricsGuard(
+        consent_rules(load_settings(None, env={}), PolicyStore(shipped_packs(), default_jurisdiction="EU"))
+    )
+    out = run_guard(bare, upstream(caller("US-IL", consent())), DIARIZE)
+    assert out[0].enabled is False  # type: ignore[union-attr]
+    [decision] = [e for e in out if isinstance(e, PolicyDecision)]
+    assert (decision.rule_id, decision.outcome) == ("BIPA-15a-POLICY", "no_retention_schedule")
+    published = run_guard(guard(), upstream(caller("US-IL", consent())), DIARIZE)
+    assert published[0] is DIARIZE
+    assert ("policy_sha256", "ab" * 32) in published[1].evidence  # type: ignore[union-attr]
+
+
+def test_a_feature_the_request_cannot_go_without_is_refused_by_the_guard_not_stripped() -> None:
+    unstrippable = dataclasses.replace(DIARIZE, strippable=False)
+    with pytest.raises(Blocked) as refused:
+        run_guard(guard(), upstream(caller("US-IL")), unstrippable)
+    assert refused.value.status == 451 and refused.value.rule_id == "BIPA-15b-CONSENT"
+    assert run_guard(guard(), upstream(caller("US-IL", consent())), unstrippable)[0] is unstrippable
 
 
 def test_consent_given_under_another_states_notice_does_not_count() -> None:
@@ -156,13 +215,21 @@ def test_voice_cloning_consent_lets_cloning_through() -> None:
 
 
 def test_calls_outside_biometric_jurisdictions_or_without_one_are_untouched() -> None:
-    for jurisdiction in ("US-CA", None):
-        assert run_guard(guard(), upstream(caller(jurisdiction)), DIARIZE) == [DIARIZE]
+    assert run_guard(guard(), upstream(caller("US-CA")), DIARIZE) == [DIARIZE]
+    unknown = caller(None, subject="account-42")
+    assert run_guard(guard(default_jurisdiction=None), upstream(unknown), DIARIZE) == [DIARIZE]
+
+
+def test_a_call_of_unknown_jurisdiction_gets_the_default_jurisdictions_rules() -> None:
+    out = run_guard(guard(), upstream(caller(None, subject="account-42")), DIARIZE)
+    assert isinstance(out[1], PolicyDecision) and out[1].rule_id == "GDPR-9"
 
 
 def test_unknown_jurisdiction_can_be_treated_as_the_strictest() -> None:
-    out = run_guard(guard(treat_unknown_jurisdiction_as="US-IL"), upstream(caller(None)), DIARIZE)
+    strictest = guard(treat_unknown_jurisdiction_as="US-IL")
+    out = run_guard(strictest, upstream(caller(None, subject="account-42")), DIARIZE)
     assert out[0].enabled is False  # type: ignore[union-attr]
+    assert isinstance(out[1], PolicyDecision) and out[1].rule_id == "BIPA-15b-CONSENT"
 
 
 def test_a_call_without_a_subject_or_with_the_store_down_is_treated_as_without_consent() -> None:
@@ -215,7 +282,7 @@ def test_speaker_labels_stay_with_consent_and_go_once_it_is_withdrawn_mid_call()
 
 
 def test_the_default_chain_includes_the_biometrics_guard() -> None:
-    names = [g.name for g in build_guards(load_settings(None, env={}))]
+    names = [g.name for g in build_guards(load_settings(None, env={}, overrides={"pii": {"enabled": False}}))]
     assert "biometrics" in names
 
 

@@ -118,7 +118,7 @@ def test_lint_command_reports_ok_and_exits_zero(capsys: pytest.CaptureFixture[st
     directory = policy_dir(tmp_path)
     assert main(["policy", "lint", str(directory)]) == 0
     out = capsys.readouterr().out
-    assert "11 packs, 37 rules: 0 error(s), 1 warning(s)" in out
+    assert "11 packs, 39 rules: 0 error(s), 1 warning(s)" in out
     assert main(["policy", "lint", "--strict", str(directory)]) == 1
 
 

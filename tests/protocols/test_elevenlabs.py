@@ -22,8 +22,7 @@ from voiceguard.events import (
     Usage,
     WireAnomaly,
 )
-from voiceguard.guards.base import Blocked
-from voiceguard.protocols.base import WireUnit
+from voiceguard.protocols.base import RequestEdit, WireUnit
 from voiceguard.protocols.elevenlabs import ElevenLabsAdapter, SpeechCodec, VoiceCloningCodec
 from voiceguard.protocols.elevenlabs_ws import StreamInputCodec
 
@@ -73,18 +72,16 @@ def test_voice_cloning_endpoints_surface_as_a_biometric_request(path: str) -> No
     codec = ElevenLabsAdapter().http(head("POST", path))
     assert isinstance(codec, VoiceCloningCodec) and not codec.needs_request_body
     assert codec.request_events(head("POST", path), None) == [
-        BiometricRequest(BiometricFeature.VOICE_CLONING)
+        BiometricRequest(BiometricFeature.VOICE_CLONING, strippable=False)
     ]
 
 
-def test_a_refused_voice_clone_cannot_be_stripped_so_the_request_is_refused() -> None:
+def test_a_voice_clone_turned_off_cannot_be_stripped_so_the_request_is_unsendable() -> None:
     codec = VoiceCloningCodec()
     [event] = codec.request_events(head("POST", "/v1/voices/add"), None)
-    assert codec.render_request([event]).body is None
-    with pytest.raises(Blocked):
-        codec.render_request([dataclasses.replace(event, enabled=False)])
-    with pytest.raises(Blocked):
-        codec.render_request([])
+    assert codec.render_request([event]) == RequestEdit()
+    assert codec.render_request([dataclasses.replace(event, enabled=False)]).unsendable == "voice_cloning"
+    assert codec.render_request([]).unsendable == "voice_cloning"
 
 
 def test_other_paths_and_sockets_are_relayed_untouched() -> None:

@@ -41,3 +41,16 @@ def test_malformed_bodies_are_refused() -> None:
     assert multipart.parse(BODY, b"other") is None
     assert multipart.parse(BODY[:60], b"XyZ") is None
     assert multipart.parse(b"--XyZ\r\nno headers end", b"XyZ") is None
+
+
+def test_a_removed_part_goes_with_its_delimiter_and_headers() -> None:
+    parts = multipart.parse(BODY, b"XyZ")
+    assert parts is not None
+    without_prompt = multipart.replace(BODY, [], removed=[parts[0]])
+    assert without_prompt == BODY[BODY.index(b'--XyZ\r\nContent-Disposition: form-data; name="file"') :]
+    reparsed = multipart.parse(without_prompt, b"XyZ")
+    assert reparsed is not None and [part.name for part in reparsed] == ["file"]
+    without_file = multipart.replace(BODY, [(parts[0], b"<NAME>")], removed=[parts[1]])
+    reparsed = multipart.parse(without_file, b"XyZ")
+    assert reparsed is not None and [part.name for part in reparsed] == ["prompt"]
+    assert without_file[reparsed[0].start : reparsed[0].end] == b"<NAME>"

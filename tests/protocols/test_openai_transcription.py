@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import orjson
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from voiceguard.events import (
     AudioChunk,
+    BiometricFeature,
+    BiometricRequest,
     Direction,
     Event,
     PromptText,
@@ -19,7 +22,8 @@ from voiceguard.events import (
     WireAnomaly,
     Word,
 )
-from voiceguard.protocols.base import RequestHead, StreamCodec, WireUnit
+from voiceguard.protocols import multipart
+from voiceguard.protocols.base import RequestEdit, RequestHead, StreamCodec, WireUnit
 from voiceguard.protocols.openai_rest import OpenAIAdapter
 from voiceguard.protocols.openai_transcription import (
     INSPECTED_UPLOAD_BYTES,
@@ -160,3 +164,67 @@ def test_stream_tolerates_done_markers_and_counts_broken_events() -> None:
         [WireAnomaly("missing_field", "transcript.text.delta")],
         [WireAnomaly("bad_json")],
     ]
+
+
+def diarize_upload(model: str, *speakers: tuple[str, str]) -> tuple[RequestHead, bytes]:
+    fields = [("model", model), ("response_format", "diarized_json")]
+    for name, reference in speakers:
+        fields += [("known_speaker_names[]", name), ("known_speaker_references[]", reference)]
+    body = b"".join(
+        b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (key.encode(), value.encode())
+        for key, value in fields
+    )
+    body += b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF\r\n--B--\r\n'
+    headers = CIMultiDict(
+        {"Content-Type": "multipart/form-data; boundary=B", "Content-Length": str(len(body))}
+    )
+    return RequestHead(
+        "POST", "/v1/audio/transcriptions", MultiDictProxy(MultiDict()), CIMultiDictProxy(headers)
+    ), body
+
+
+def test_a_diarization_model_is_a_feature_the_request_cannot_go_without() -> None:
+    request, body = diarize_upload("gpt-4o-transcribe-diarize")
+    codec = TranscriptionCodec(request, translation=False)
+    events = codec.request_events(request, body)
+    [feature] = [e for e in events if isinstance(e, BiometricRequest)]
+    assert feature.feature is BiometricFeature.DIARIZATION and not feature.strippable
+    assert codec.render_request(events) == RequestEdit()
+    turned_off = [dataclasses.replace(e, enabled=False) if e is feature else e for e in events]
+    assert codec.render_request(turned_off).unsendable == "diarization"
+
+
+def test_known_speaker_references_are_identification_and_are_stripped_from_the_upload() -> None:
+    request, body = diarize_upload("gpt-4o-transcribe-diarize", ("agent", "data:audio/wav;base64,UklGRg=="))
+    codec = TranscriptionCodec(request, translation=False)
+    events = codec.request_events(request, body)
+    identify = next(
+        e
+        for e in events
+        if isinstance(e, BiometricRequest) and e.feature is BiometricFeature.SPEAKER_IDENTIFICATION
+    )
+    out = [dataclasses.replace(e, enabled=False) if e is identify else e for e in events]
+    stripped = codec.render_request(out).body
+    assert stripped is not None and b"known_speaker" not in stripped and b"UklGRg" not in stripped
+    parts = multipart.parse(stripped, b"B")
+    assert parts is not None and [p.name for p in parts] == ["model", "response_format", "file"]
+
+
+def test_plain_transcription_models_ask_for_no_biometric_feature() -> None:
+    request, body = diarize_upload("gpt-4o-transcribe")
+    codec = TranscriptionCodec(request, translation=False)
+    assert not any(isinstance(e, BiometricRequest) for e in codec.request_events(request, body))
+
+
+def test_a_speaker_label_a_guard_removed_is_removed_from_a_diarized_reply() -> None:
+    raw = (
+        b'{"task":"transcribe","duration":1.0,"text":"hi there","segments":['
+        b'{"type":"transcript.text.segment","id":"seg_0","start":0.0,"end":1.0,'
+        b'"text":"hi there","speaker":"A"}]}'
+    )
+    codec = TranscriptJsonCodec("gpt-4o-transcribe-diarize")
+    unit = one_unit(codec, raw)
+    segment = next(e for e in unit.events if isinstance(e, Transcript) and e.speaker == "A")
+    out = [dataclasses.replace(e, speaker=None) if e is segment else e for e in unit.events]
+    rendered = orjson.loads(codec.render(unit, out))
+    assert "speaker" not in rendered["segments"][0] and rendered["segments"][0]["text"] == "hi there"

@@ -4,7 +4,7 @@ Class per record kind:
 
 - ``request`` → API Activity (6003): the proxied call, its operation, status, timings;
 - ``decision`` → Compliance Finding (2003), or Data Security Finding (2006) when it is a PII detection
-  (rule id starting with ``pii``, or action ``redact``/``pseudonymize``/``mask``);
+  (evidence ``control=pii``, a rule id starting with ``pii``, or action ``redact``/``pseudonymize``/``mask``);
 - ``consent.*`` → Account Change (3001): granted = Attach Policy (7), revoked/withdrawn = Detach Policy (8);
 - ``audit.*`` → Event Log Activity (1008): logging started = Enable (3), stopped = Disable (4), exported =
   Export (7);
@@ -23,6 +23,7 @@ from voiceguard import __version__
 from voiceguard.audit.canonical import parse_time
 from voiceguard.audit.export import NativeLine, member, native_json
 from voiceguard.audit.verify import Report
+from voiceguard.events import DECISION_CONTROL
 
 OCSF_VERSION: Final = "1.7.0"
 
@@ -131,7 +132,8 @@ def _api_activity(native: NativeLine, record: dict[str, Any], data: dict[str, An
 
 def _is_pii(data: dict[str, Any]) -> bool:
     return (
-        str(data.get("rule", "")).lower().startswith("pii")
+        member(data, "evidence").get(DECISION_CONTROL) == "pii"
+        or str(data.get("rule", "")).lower().startswith("pii")
         or str(data.get("action", "")).lower() in _PII_ACTIONS
     )
 

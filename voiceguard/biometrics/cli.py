@@ -26,12 +26,20 @@ def add_publish_command(
 
     def command(args: argparse.Namespace) -> int:
         from voiceguard.biometrics.retention import retention_schedule
-        from voiceguard.guards import consent_rules
+        from voiceguard.policy.biometric import consent_requirements
+        from voiceguard.policy.loader import PolicyError
+        from voiceguard.policy.setup import policy_store
 
         settings = load(args)
+        try:
+            policies = policy_store(settings)
+        except PolicyError as exc:
+            problem = "the policy packs are not usable (see voiceguard policy lint)"
+            print(f"voiceguard: {problem}:\n{exc}", file=sys.stderr)
+            return 2
         text = render_schedule(
-            consent_rules(settings).rules,
-            retention_schedule(settings),
+            consent_requirements(policies.current),
+            retention_schedule(settings, policies),
             controller=settings.biometrics.controller,
             contact=settings.biometrics.contact,
             sweep_seconds=settings.biometrics.retention_sweep_seconds,

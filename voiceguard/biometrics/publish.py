@@ -1,8 +1,10 @@
 """The public retention schedule and destruction guidelines BIPA 15(a) requires, rendered from the rules.
 
-``voiceguard policy publish`` prints it as Markdown. Because it is generated from the same consent and
-retention rules the proxy enforces, what is published cannot drift from what is done. Publish it (and keep
-its SHA-256, which the command prints) before any biometric collection starts.
+``voiceguard policy publish`` prints it as Markdown. Because it is generated from the same policy packs the
+proxy enforces (their ``biometric-consent`` and ``biometric-retention`` rules), what is published cannot
+drift from what is done. Publish it before any biometric collection starts and configure where it is and its
+SHA-256 (which the command prints) as ``biometrics.retention_schedule_url`` / ``_sha256``: the packs that
+require a published schedule (BIPA 15(a), Colorado) strip biometric features until then.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from datetime import date
 
 from voiceguard import __version__
 from voiceguard.biometrics.retention import RetentionSchedule
-from voiceguard.guards.consent import ConsentRule
+from voiceguard.policy.biometric import ConsentRequirement
 
-_FORMS = {"written": "a written release", "electronic": "an electronic signature", "spoken": "spoken consent"}
+_SIGNED = "a written release or an electronic signature"
+_ANY = "any recorded consent (written, electronic or spoken)"
 
 
 def _days(days: int) -> str:
@@ -29,7 +32,7 @@ def _days(days: int) -> str:
 
 
 def render_schedule(
-    consent_rules: Iterable[ConsentRule],
+    consent_rules: Iterable[ConsentRequirement],
     schedule: RetentionSchedule,
     *,
     controller: str,
@@ -59,13 +62,13 @@ def render_schedule(
         "",
         "## Consent before collection",
         "",
-        "| Jurisdiction | Rule | Purposes | Consent that counts |",
+        "| Jurisdiction | Rule | Features | Consent that counts |",
         "|---|---|---|---|",
     ]
     for rule in consent_rules:
-        forms = " or ".join(_FORMS[m.value] for m in sorted(rule.accepted, key=lambda m: m.value))
-        purposes = ", ".join(sorted(p.value.replace("_", " ") for p in rule.purposes))
-        lines.append(f"| {', '.join(sorted(rule.jurisdictions))} | {rule.rule_id} | {purposes} | {forms} |")
+        forms = _SIGNED if rule.signed_only else _ANY
+        features = ", ".join(feature.replace("_", " ") for feature in rule.features)
+        lines.append(f"| {', '.join(sorted(rule.jurisdictions))} | {rule.rule_id} | {features} | {forms} |")
     lines += [
         "",
         "## Retention and destruction",

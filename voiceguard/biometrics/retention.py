@@ -5,15 +5,16 @@ the purpose of collection was satisfied. The date of an artefact is the earliest
 allows, and never later than the installation's own cap (``default_days``), so an artefact whose subject
 is in no biometric jurisdiction still has a date.
 
+The rules are the ``biometric-retention`` rules of the policy packs in force (``max_retention_days``:
+after the last interaction; ``max_days_after_purpose``: after the purpose is satisfied). The shipped packs:
+
 | rule | jurisdiction | after last interaction | after the purpose is satisfied |
 |---|---|---|---|
 | BIPA-15a-DESTROY | US-IL | 3 years | at once |
-| TX-CUBI | US-TX | — | 1 year |
-| CO-6-1-1314 | US-CO | 24 months | 45 days |
-| WA-19.375 | US-WA | — | at once ("no longer than necessary") |
+| TX-CUBI-DESTROY | US-TX | — | 1 year |
+| CO-6-1-1314-DELETE | US-CO | 24 months | 45 days |
+| WA-19.375-RETAIN | US-WA | — | at once ("no longer than necessary") |
 | GDPR-5.1e | EU/EEA, GB | — | at once (storage limitation) |
-
-The embedded rules mirror the policy packs until packs that declare retention periods are loaded.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from typing import Final
 
 from voiceguard.config import Settings
 from voiceguard.consent.model import covers
+from voiceguard.policy.context import PolicyStore
+from voiceguard.policy.model import Action, Param, PolicySet
+
+CONTROL: Final = "biometric-retention"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +46,24 @@ class RetentionRule:
         return jurisdiction is not None and any(covers(j, jurisdiction) for j in self.jurisdictions)
 
 
-DEFAULT_RETENTION_RULES: Final = (
-    RetentionRule("BIPA-15a-DESTROY", frozenset({"US-IL"}), "Illinois BIPA, 740 ILCS 14/15(a)", 3 * 365, 0),
-    RetentionRule("TX-CUBI", frozenset({"US-TX"}), "Texas CUBI, Bus. & Com. Code §503.001", None, 365),
-    RetentionRule("CO-6-1-1314", frozenset({"US-CO"}), "Colorado C.R.S. 6-1-1314", 730, 45),
-    RetentionRule("WA-19.375", frozenset({"US-WA"}), "Washington RCW 19.375", None, 0),
-    RetentionRule("GDPR-5.1e", frozenset({"EU", "GB"}), "GDPR Art. 5(1)(e) and Art. 9", None, 0),
-)
+def _days(value: Param) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def rules_from_packs(policy: PolicySet) -> tuple[RetentionRule, ...]:
+    """The retention rules the packs state, in pack order (``observe`` rules keep nothing from anyone)."""
+    titles = {pack.name: pack.title for pack in policy.packs}
+    return tuple(
+        RetentionRule(
+            rule.id,
+            frozenset(rule.jurisdictions),
+            f"{titles.get(rule.pack, rule.pack)}: {rule.source}",
+            _days(rule.parameters.get("max_retention_days")),
+            _days(rule.parameters.get("max_days_after_purpose")),
+        )
+        for rule in policy.rules()
+        if rule.control == CONTROL and rule.action is not Action.OBSERVE
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +78,12 @@ class RetentionSchedule:
     """The retention rules in force plus the installation's cap."""
 
     def __init__(self, rules: Sequence[RetentionRule], default_days: int) -> None:
-        self.rules = tuple(rules)
+        self._rules = tuple(rules)
         self.default_days = default_days
+
+    @property
+    def rules(self) -> tuple[RetentionRule, ...]:
+        return self._rules
 
     def destruction(
         self,
@@ -88,6 +108,23 @@ class RetentionSchedule:
         return best
 
 
-def retention_schedule(settings: Settings) -> RetentionSchedule:
-    """How long stored audio and biometric artefacts may be kept under these settings."""
-    return RetentionSchedule(DEFAULT_RETENTION_RULES, settings.biometrics.retention_cap_days)
+class PackRetentionSchedule(RetentionSchedule):
+    """The schedule of the packs in force right now: a reload changes the dates of artefacts stored later
+    (and of those rescheduled by a later interaction)."""
+
+    def __init__(self, policies: PolicyStore, default_days: int) -> None:
+        super().__init__((), default_days)
+        self.policies = policies
+        self._source: PolicySet | None = None
+
+    @property
+    def rules(self) -> tuple[RetentionRule, ...]:
+        current = self.policies.current
+        if current is not self._source:
+            self._rules, self._source = rules_from_packs(current), current
+        return self._rules
+
+
+def retention_schedule(settings: Settings, policies: PolicyStore) -> RetentionSchedule:
+    """How long stored audio and biometric artefacts may be kept under these settings and packs."""
+    return PackRetentionSchedule(policies, settings.biometrics.retention_cap_days)

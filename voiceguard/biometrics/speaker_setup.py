@@ -1,7 +1,7 @@
 """Building speaker-change detection from the settings, importing its libraries only when it is on.
 
 The detector needs the ``speaker`` extra (numpy, torch, pyannote.audio, Silero VAD); a proxy without it
-never imports them. It analyses only calls under a jurisdiction whose consent rules gate voiceprints.
+never imports them. It analyses only calls whose policy packs gate a voiceprint feature.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import os
 from typing import TYPE_CHECKING
 
 from voiceguard.config import Settings
-from voiceguard.consent.model import Purpose
 from voiceguard.guards import consent_rules
+from voiceguard.policy.context import PolicyStore
 from voiceguard.session import Call
 from voiceguard.telemetry.metrics import Metrics
 
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from voiceguard.biometrics.speaker_change import SpeakerChangeDetector
 
 
-def build_speaker_detector(settings: Settings, metrics: Metrics | None) -> SpeakerChangeDetector | None:
+def build_speaker_detector(
+    settings: Settings, metrics: Metrics | None, policies: PolicyStore
+) -> SpeakerChangeDetector | None:
     """The detector when ``biometrics.speaker_model`` is set; raises ``ConfigError`` without the extra."""
     config = settings.biometrics
     if config.speaker_model is None:
@@ -32,10 +34,10 @@ def build_speaker_detector(settings: Settings, metrics: Metrics | None) -> Speak
         raise SpeakerStackMissing(
             f"biometrics.speaker_model needs the speaker extra: pip install 'voiceguard[speaker]' ({exc})"
         ) from exc
-    rules = consent_rules(settings)
+    rules = consent_rules(settings, policies)
 
     def needed(call: Call) -> bool:
-        return bool(rules.applicable(rules.jurisdiction_of(call), Purpose.VOICEPRINT))
+        return rules.gates_voiceprints(call)
 
     detector_settings = SpeakerSettings(
         model=config.speaker_model,

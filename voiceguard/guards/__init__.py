@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from voiceguard.config import Settings
 from voiceguard.guards.base import Guard
 from voiceguard.guards.biometrics import BiometricsGuard
-from voiceguard.guards.consent import DEFAULT_CONSENT_RULES, ConsentRules, Enforcement
+from voiceguard.guards.consent import ConsentRules, Enforcement, PublishedSchedule
 from voiceguard.policy.context import PolicyStore
 
 if TYPE_CHECKING:
@@ -29,31 +28,41 @@ def build_guards(
     The PII guard runs next, so nothing after it (and nothing upstream) sees raw PII, and it restores
     pseudonyms in replies before the disclosure guard looks at the text the client will actually receive.
     The biometrics guard strips or refuses voiceprint features for callers without consent on record.
-    ``keys`` seals the PII guard's pseudonym vaults (the process's ``KeyStore``); ``pii_engine`` is the
-    engine built once at start-up and shared with the record redactor (built here when not given).
+    ``policies`` is the store the proxy reloads (loaded from ``settings.policy`` when not given); ``keys``
+    seals the PII guard's pseudonym vaults (the process's ``KeyStore``); ``pii_engine`` is the engine
+    built once at start-up and shared with the record redactor (built here when not given).
     """
-    guards: list[Guard] = []
-    if policies is not None:
-        from voiceguard.guards.policy_context import PolicyContextGuard
+    if policies is None:
+        from voiceguard.policy.setup import policy_store
 
-        guards.append(PolicyContextGuard(policies))
+        policies = policy_store(settings)
+    from voiceguard.guards.ai_marking import AiMarkingGuard
+    from voiceguard.guards.disclosure import DisclosureGuard
+    from voiceguard.guards.policy_context import PolicyContextGuard
+
+    guards: list[Guard] = [PolicyContextGuard(policies)]
     if settings.pii.enabled:
         from voiceguard.guards.pii import PiiGuard, PiiGuardSettings
         from voiceguard.pii.engine import build_engine, engine_settings
 
         engine = pii_engine or build_engine(engine_settings(settings.pii))
-        guards.append(PiiGuard(engine, PiiGuardSettings.from_config(settings.pii), sealer=keys))
-    guards.append(BiometricsGuard(consent_rules(settings)))
-    if policies is not None:
-        from voiceguard.guards.ai_marking import AiMarkingGuard
-        from voiceguard.guards.disclosure import DisclosureGuard
-
-        guards.extend([DisclosureGuard(policies), AiMarkingGuard(policies)])
+        guards.append(
+            PiiGuard(engine, PiiGuardSettings.from_config(settings.pii), sealer=keys, policies=policies)
+        )
+    guards.append(BiometricsGuard(consent_rules(settings, policies)))
+    guards.extend([DisclosureGuard(policies), AiMarkingGuard(policies)])
     return guards
 
 
-def consent_rules(settings: Settings) -> ConsentRules:
-    """The consent rules in force, with the configured enforcement for strippable features."""
-    enforcement = Enforcement(settings.biometrics.enforcement)
-    rules = [dataclasses.replace(rule, enforcement=enforcement) for rule in DEFAULT_CONSENT_RULES]
-    return ConsentRules(rules, treat_unknown_as=settings.biometrics.treat_unknown_jurisdiction_as)
+def consent_rules(settings: Settings, policies: PolicyStore) -> ConsentRules:
+    """The packs' consent rules with the configuration's enforcement, fallback and published schedule."""
+    config = settings.biometrics
+    schedule = None
+    if config.retention_schedule_url is not None and config.retention_schedule_sha256 is not None:
+        schedule = PublishedSchedule(config.retention_schedule_url, config.retention_schedule_sha256)
+    return ConsentRules(
+        policies,
+        enforcement=Enforcement(config.enforcement),
+        treat_unknown_as=config.treat_unknown_jurisdiction_as,
+        schedule=schedule,
+    )

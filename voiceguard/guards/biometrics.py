@@ -1,16 +1,17 @@
 """Voiceprint features only with consent: strip or refuse them, and strip speaker labels from replies.
 
 Adapters report every request for a feature that creates or uses a voiceprint as a ``BiometricRequest``
-(Deepgram ``diarize``, an enrolment endpoint, a voice-cloning upload) and every transcript with its words'
-speaker labels. Where the call's jurisdiction requires consent for the feature's purpose and none that
-counts is on record for the caller (see ``guards/consent.py``), this guard:
+(Deepgram ``diarize``, an OpenAI diarization model or known-speaker references, an enrolment endpoint, a
+voice-cloning upload) and every transcript with its words' speaker labels. Where the call's policy packs
+gate the feature (``guards/consent.py``) and no consent that counts is on record for the caller, this guard:
 
 - strips an option (the adapter removes it from the request) and tells the client in an
   ``X-VoiceGuard-Stripped: <feature>; policy=<rule>`` response header, or refuses the request with the
-  contract's 451 error, as the rule says. Enrolment, verification and voice cloning are whole requests,
-  not options, so they are always refused;
-- removes speaker labels from transcripts going to the client. This also covers a live stream opened while
-  consent was on record and withdrawn since: labels disappear from the next result on.
+  contract's 451 error, as the rule says (``block``) or the configuration asks (``enforcement: refuse``).
+  A feature the request cannot go without (enrolment, verification and voice cloning, which are whole
+  requests, or one the adapter marks ``strippable=False``) is always refused, here, by the guard;
+- removes speaker labels from transcripts going to the client where diarization is gated. This also covers
+  a live stream opened while consent was on record and withdrawn since: labels go from the next result on.
 
 Decisions are reported as ``PolicyDecision`` events with the consent record's id and digest as evidence.
 """
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Final
 
-from voiceguard.consent.model import CALL_CONSENT, ConsentSlot, Purpose, now_utc
+from voiceguard.consent.model import CALL_CONSENT, ConsentSlot, now_utc
 from voiceguard.events import (
     BiometricFeature,
     BiometricRequest,
@@ -33,21 +34,11 @@ from voiceguard.events import (
     Transcript,
 )
 from voiceguard.guards.base import Blocked, GuardContext
-from voiceguard.guards.consent import ConsentRules, Enforcement
+from voiceguard.guards.consent import FEATURE_PURPOSE, ConsentRules, Enforcement
 from voiceguard.session import Call
 
 STRIPPED_HEADER: Final = "X-VoiceGuard-Stripped"
 SPEAKER_LABELS: Final = "speaker_labels"
-
-FEATURE_PURPOSE: Final = {
-    BiometricFeature.DIARIZATION: Purpose.VOICEPRINT,
-    BiometricFeature.SPEAKER_IDENTIFICATION: Purpose.VOICEPRINT,
-    BiometricFeature.SPEAKER_ENROLMENT: Purpose.VOICEPRINT,
-    BiometricFeature.SPEAKER_VERIFICATION: Purpose.VOICEPRINT,
-    BiometricFeature.EMOTION_RECOGNITION: Purpose.VOICEPRINT,
-    BiometricFeature.VOICE_CLONING: Purpose.VOICE_CLONING,
-}
-"""Emotion recognition is gated with voiceprints: it runs the same speaker-characteristic analysis."""
 
 WHOLE_REQUEST_FEATURES: Final = frozenset(
     {
@@ -92,7 +83,7 @@ class BiometricsGuard:
 
     def _feature(self, ctx: GuardContext, event: BiometricRequest) -> list[Event]:
         purpose = FEATURE_PURPOSE[event.feature]
-        check = self.rules.check(ctx.call, purpose, self.clock())
+        check = self.rules.check(ctx.call, event.feature, self.clock())
         feature = event.feature.value
         evidence = (("feature", feature), ("purpose", purpose.value), *check.evidence())
         if check.allowed:
@@ -101,11 +92,16 @@ class BiometricsGuard:
             return [event, PolicyDecision(check.rule.rule_id, "allow", check.reason, evidence=evidence)]
         rule = check.rule
         assert rule is not None
-        if rule.enforcement is Enforcement.REFUSE or event.feature in WHOLE_REQUEST_FEATURES:
+        if (
+            rule.enforcement is Enforcement.REFUSE
+            or not event.strippable
+            or event.feature in WHOLE_REQUEST_FEATURES
+        ):
             raise Blocked(
                 rule.rule_id,
                 f"{feature} needs {purpose.value} consent on record for this caller ({check.reason})",
                 status=451,
+                evidence=evidence,
             )
         return [
             dataclasses.replace(event, enabled=False),
@@ -114,7 +110,7 @@ class BiometricsGuard:
         ]
 
     def _labels(self, ctx: GuardContext, event: Transcript) -> list[Event]:
-        check = self.rules.check(ctx.call, Purpose.VOICEPRINT, self.clock())
+        check = self.rules.check(ctx.call, BiometricFeature.DIARIZATION, self.clock())
         if check.allowed:
             return [event]
         stripped = dataclasses.replace(
@@ -126,7 +122,8 @@ class BiometricsGuard:
         rule = check.rule
         assert rule is not None
         if self._first_report(ctx.call):
-            evidence = (("feature", SPEAKER_LABELS), ("purpose", Purpose.VOICEPRINT.value))
+            purpose = FEATURE_PURPOSE[BiometricFeature.DIARIZATION].value
+            evidence = (("feature", SPEAKER_LABELS), ("purpose", purpose))
             out.append(PolicyDecision(rule.rule_id, "strip", check.reason, evidence=evidence))
         return out
 

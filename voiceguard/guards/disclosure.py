@@ -11,6 +11,10 @@ first reply of a call is held back until ``verify_window_chars`` characters arri
 disclosure did), then released, with the injected text first. Realtime audio cannot be held: there the
 disclosure is added to the session's instructions and the response's transcript is verified afterwards.
 
+Disclosure is per speaker: when speaker-change detection (``biometrics/speaker_change.py``) hears a voice
+join the call that was not there when the disclosure went out, the next reply of each stage must carry it
+again (decisions say ``trigger=new_speaker``). Detection runs only on calls whose packs gate voiceprints.
+
 Evidence: the disclosure's id, version and locale, the stage, how it was delivered, and when, relative to
 the first agent audio of the call (negative: before it). The clock is injected so tests drive it.
 """
@@ -21,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from voiceguard.biometrics.call_state import CALL_SPEAKERS, CallSpeakers
 from voiceguard.events import (
     AgentText,
     AudioChunk,
@@ -153,6 +158,7 @@ class DisclosureGuard(PolicyBoundGuard):
     def _requirements(self, call: Call, stage: str) -> tuple[Requirement, ...]:
         """What the next reply of ``stage`` must say; marks them as being checked."""
         state = self._state(call)
+        self._new_voices(call, state)
         policy, disclosure, question = self._settings(call)
         locale = self._locale(state, policy, disclosure)
         found: list[Requirement] = []
@@ -184,6 +190,15 @@ class DisclosureGuard(PolicyBoundGuard):
                 )
             )
         return tuple(found)
+
+    @staticmethod
+    def _new_voices(call: Call, state: CallState) -> None:
+        """A voice joined since the disclosure went out: every stage owes it the disclosure again."""
+        voices = call.scratch(CALL_SPEAKERS, CallSpeakers).voices
+        if voices > state.voices_told:
+            state.voices_told = voices
+            state.redisclosing.update(state.disclosed)
+            state.disclosed.clear()
 
     # --- what the caller says -----------------------------------------------------------------------------
 
@@ -327,6 +342,9 @@ class DisclosureGuard(PolicyBoundGuard):
             )
             if verdict.denied:
                 evidence.append(("denied", "true"))
+            if requirement.kind == "disclosure" and stage in self._state(call).redisclosing:
+                self._state(call).redisclosing.discard(stage)
+                evidence.append(("trigger", "new_speaker"))
             if requirement.kind == "disclosure" and verdict.delivery != "missing":
                 evidence.extend(self._delivered(call, requirement, stage))
             yield PolicyDecision(

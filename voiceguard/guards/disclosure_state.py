@@ -46,8 +46,10 @@ class CallState:
         "locale",
         "prefixes",
         "prompt_pending",
+        "redisclosing",
         "streams",
         "timing",
+        "voices_told",
     )
 
     def __init__(self) -> None:
@@ -64,3 +66,7 @@ class CallState:
         self.disclosed_ns: int | None = None
         self.first_audio_ns: int | None = None
         self.timing: Timing | None = None
+        self.voices_told = 1
+        """Voices the disclosure has reached: the first voice heard is the caller the call began with."""
+        self.redisclosing: set[str] = set()
+        """Stages whose next disclosure is owed to a voice that joined the call."""

@@ -5,10 +5,15 @@ Where text flows (events.py): ``PromptText`` and ``ToolCall``/``TextDelta`` towa
 ``voiceguard.pii.policy``). Complete texts are analysed with the rolling window in front (``pii/window.py``);
 streamed replies go through a ``ReplyStream`` that holds back only an open tail and restores pseudonyms.
 
-Reports: one ``PolicyDecision`` per text and mode, ``counts`` by entity type only — never the text, a value
-or a placeholder (telemetry and the audit log rely on this). ``action`` is the mode (``observe``,
+Which mode applies to which entity is decided per call: the ``pii`` rules of the policy packs in force for
+the call (``voiceguard.policy.pii``; a reload reaches new calls, a running call keeps its set), with the
+operator's ``pii.modes`` on top. Without a policy store the guard uses ``settings.policy`` alone.
+
+Reports: one ``PolicyDecision`` per text, mode and rule, ``counts`` by entity type only — never the text, a
+value or a placeholder (telemetry and the audit log rely on this). ``action`` is the mode (``observe``,
 ``redact``, ``pseudonymize``), or ``restore`` for pseudonyms put back, or ``fail_closed`` when analysis
-failed and the text was masked. ``block`` raises ``Blocked`` with the contract's error.
+failed and the text was masked; evidence names the flow, the policy version and the packs' hashes.
+``block`` raises ``Blocked`` with the contract's error.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import orjson
 
 from voiceguard.config import PiiConfig
 from voiceguard.events import (
+    DECISION_CONTROL,
     AgentText,
     Direction,
     Event,
@@ -38,6 +44,7 @@ from voiceguard.events import (
     TTSText,
 )
 from voiceguard.guards.base import Blocked, GuardContext
+from voiceguard.guards.pii_modes import CallModes, ModesByCall, count_by_rule
 from voiceguard.guards.pii_replies import ReplyOutput, ReplyStream
 from voiceguard.pii.anonymize import MASK, Replacer, label
 from voiceguard.pii.engine import AnalysisFailed, PiiEngine
@@ -47,6 +54,9 @@ from voiceguard.pii.streaming import PlaceholderRestorer, Released, StreamScanne
 from voiceguard.pii.vault import EphemeralSealer, PseudonymVault, Sealer
 from voiceguard.pii.window import ConversationWindow
 from voiceguard.pii.words import redact_words
+from voiceguard.policy.context import PolicyStore
+from voiceguard.policy.pii import CONTROL as PII_CONTROL
+from voiceguard.policy.pii import PiiOverrides
 from voiceguard.session import Call
 
 OUTCOMES: Final = {
@@ -62,9 +72,14 @@ _LLM_STAGES: Final = frozenset({Stage.LLM, Stage.REALTIME})
 
 @dataclass(frozen=True, slots=True)
 class PiiGuardSettings:
-    """How the guard behaves around the engine (built from ``config.PiiConfig``)."""
+    """How the guard behaves around the engine (built from ``config.PiiConfig``).
+
+    ``policy`` applies when the guard has no policy store; with one, each call's packs decide and
+    ``overrides`` (the configuration's ``pii.modes``) sit on top.
+    """
 
     policy: PiiPolicy = DEFAULT_POLICY
+    overrides: PiiOverrides = field(default_factory=PiiOverrides)
     hold_chars: int = 80
     window_chars: int = 120
     vault_ttl_s: float = 3600.0
@@ -76,6 +91,7 @@ class PiiGuardSettings:
     def from_config(cls, config: PiiConfig) -> PiiGuardSettings:
         return cls(
             policy=config.policy(),
+            overrides=config.overrides(),
             hold_chars=config.stream_hold_chars,
             window_chars=config.window_chars,
             vault_ttl_s=config.vault_ttl_seconds,
@@ -123,20 +139,22 @@ class PiiGuard:
         *,
         sealer: Sealer | None = None,
         replacer: Replacer | None = None,
+        policies: PolicyStore | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings or PiiGuardSettings()
         self.policy = self.settings.policy
+        self.policies = policies
         self._sealer = sealer or EphemeralSealer()
         self._replacer = replacer or Replacer()
         self._state_key = object()
-        self._entities = {flow: self.policy.entities(flow) for flow in Flow}
-        self._ner = {
-            flow: self.engine.uses_ner
-            and bool(self._entities[flow] & NER_ENTITIES)
-            and (self.settings.observe_ner_in_flight or bool(self.policy.acting(flow) & NER_ENTITIES))
-            for flow in Flow
-        }
+        self._modes_by_call = ModesByCall(
+            self.policy,
+            self.settings.overrides,
+            policies,
+            uses_ner=engine.uses_ner,
+            observe_ner=self.settings.observe_ner_in_flight,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -157,6 +175,15 @@ class PiiGuard:
             return _CallState(vault, ConversationWindow(self.settings.window_chars))
 
         return call.scratch(self._state_key, create)
+
+    # --- the call's modes -----------------------------------------------------------------------------------
+
+    def _modes(self, call: Call) -> CallModes:
+        return self._modes_by_call.of(call)
+
+    def modes_for(self, call: Call) -> PiiPolicy:
+        """The modes that apply to ``call`` (for the admin view and tests)."""
+        return self._modes(call).policy
 
     # --- dispatch -------------------------------------------------------------------------------------------
 
@@ -185,18 +212,19 @@ class PiiGuard:
 
     def _complete_text(self, ctx: GuardContext, event: Event, text: str, replying: bool) -> Iterator[Event]:
         state = self._state(ctx.call)
+        modes = self._modes(ctx.call)
         window = state.window
         toward_llm = ctx.direction is Direction.TO_UPSTREAM and ctx.exchange.stage in _LLM_STAGES
         flow = Flow.LLM if toward_llm else Flow.SPEECH
         key, remember = self._window_key(ctx, event)
         prefix = window.prefix(key) if key is not None else ""
         try:
-            findings = self._analyze(flow, text, prefix)
+            findings = self._analyze(modes, flow, text, prefix)
         except AnalysisFailed as failure:
             yield _with_text(event, MASK.redact(text))
-            yield self._failed(flow, failure.reason)
+            yield self._failed(modes.policy, flow, failure.reason)
             return
-        new_text, changed, decisions = self._act(text, findings, flow, state.vault, replying)
+        new_text, changed, decisions = self._act(modes.policy, text, findings, flow, state.vault, replying)
         restored: dict[str, int] = {}
         if replying and isinstance(event, AgentText | ToolCall):
             escape = _json_escape if isinstance(event, ToolCall) else None
@@ -211,7 +239,7 @@ class PiiGuard:
         yield out
         yield from decisions
         if restored:
-            yield self._decision("restore", "restored", flow, restored)
+            yield self._decision(modes.policy, modes.policy.rule_id, "restore", "restored", flow, restored)
 
     def _window_key(self, ctx: GuardContext, event: Event) -> tuple[object | None, bool]:
         """The window a text is read in, and whether it joins that window (interim results do not)."""
@@ -225,60 +253,70 @@ class PiiGuard:
 
     # --- analysis and action --------------------------------------------------------------------------------
 
-    def _analyze(self, flow: Flow, text: str, prefix: str) -> list[Finding]:
-        entities = self._entities[flow]
+    def _analyze(self, modes: CallModes, flow: Flow, text: str, prefix: str) -> list[Finding]:
+        entities = modes.entities[flow]
         if not entities:
             return []
-        return self.engine.analyze(text, entities, prefix=prefix, ner=self._ner[flow])
+        return self.engine.analyze(
+            text, entities, prefix=prefix, ner=modes.ner[flow], score_threshold=modes.policy.score_threshold
+        )
 
     def _act(
-        self, text: str, findings: list[Finding], flow: Flow, vault: PseudonymVault, replying: bool
+        self,
+        policy: PiiPolicy,
+        text: str,
+        findings: list[Finding],
+        flow: Flow,
+        vault: PseudonymVault,
+        replying: bool,
     ) -> tuple[str, list[Finding], list[PolicyDecision]]:
         """Apply each finding's mode: the new text, the findings replaced in it, the decisions.
 
         Raises ``Blocked`` if any finding's mode is ``block``.
         """
-        counts: dict[PiiMode, dict[str, int]] = {}
-        changes: list[Finding] = []
-        for finding in findings:
-            mode = self.policy.mode(flow, finding.entity_type)
-            if mode is PiiMode.OFF:
-                continue
-            per_type = counts.setdefault(mode, {})
-            per_type[finding.entity_type] = per_type.get(finding.entity_type, 0) + 1
-            if mode in (PiiMode.REDACT, PiiMode.PSEUDONYMIZE):
-                changes.append(finding)
-        blocked = counts.get(PiiMode.BLOCK)
+        counts = count_by_rule(policy, flow, findings)
+        changes = [
+            finding
+            for finding in findings
+            if policy.mode(flow, finding.entity_type) in (PiiMode.REDACT, PiiMode.PSEUDONYMIZE)
+        ]
+        blocked = sorted((rule, kinds) for (mode, rule), kinds in counts.items() if mode is PiiMode.BLOCK)
         if blocked:
-            kinds = ", ".join(sorted(blocked))
+            rule_id = blocked[0][0]
+            kinds = ", ".join(sorted({kind for _, per_type in blocked for kind in per_type}))
             raise Blocked(
-                self.policy.rule_id,
-                f"refused by policy {self.policy.rule_id}: the text carries {kinds}, which may not be sent",
+                rule_id,
+                f"refused by policy {rule_id}: the text carries {kinds}, which may not be sent",
                 status=self.settings.block_status,
+                evidence=_evidence(policy, flow),
             )
 
         def replacement(entity_type: str, value: str) -> str:
-            if self.policy.mode(flow, entity_type) is PiiMode.PSEUDONYMIZE and not replying:
+            if policy.mode(flow, entity_type) is PiiMode.PSEUDONYMIZE and not replying:
                 return vault.pseudonym(entity_type, value) or label(entity_type)
             return label(entity_type)
 
         new_text = self._replacer.replace(text, changes, replacement)
         decisions = [
-            self._decision(mode.value, OUTCOMES[mode], flow, per_type) for mode, per_type in counts.items()
+            self._decision(policy, rule, mode.value, OUTCOMES[mode], flow, per_type)
+            for (mode, rule), per_type in counts.items()
         ]
         return new_text, changes, decisions
 
-    def _decision(self, action: str, outcome: str, flow: Flow, counts: Mapping[str, int]) -> PolicyDecision:
+    @staticmethod
+    def _decision(
+        policy: PiiPolicy, rule_id: str, action: str, outcome: str, flow: Flow, counts: Mapping[str, int]
+    ) -> PolicyDecision:
         return PolicyDecision(
-            rule_id=self.policy.rule_id,
+            rule_id=rule_id,
             action=action,
             outcome=outcome,
             counts=tuple(sorted(counts.items())),
-            evidence=(("flow", flow.value), ("policy_version", self.policy.version)),
+            evidence=_evidence(policy, flow),
         )
 
-    def _failed(self, flow: Flow, reason: str) -> PolicyDecision:
-        decision = self._decision("fail_closed", "masked", flow, {UNANALYZED: 1})
+    def _failed(self, policy: PiiPolicy, flow: Flow, reason: str) -> PolicyDecision:
+        decision = self._decision(policy, policy.rule_id, "fail_closed", "masked", flow, {UNANALYZED: 1})
         return dataclasses.replace(decision, evidence=(*decision.evidence, ("reason", reason)))
 
     # --- streamed replies -----------------------------------------------------------------------------------
@@ -288,14 +326,17 @@ class PiiGuard:
         stream = state.replies.get(key)
         if stream is not None:
             return stream
-        entities = self._entities[Flow.SPEECH]
-        acting = self.policy.acting(Flow.SPEECH)
-        ner = self._ner[Flow.SPEECH]
+        modes = self._modes(ctx.call)
+        policy = modes.policy
+        entities = modes.entities[Flow.SPEECH]
+        acting = policy.acting(Flow.SPEECH)
+        ner = modes.ner[Flow.SPEECH]
         scanner = None
         if entities:
+            threshold = policy.score_threshold
 
             def analyze(text: str, prefix: str) -> list[Finding]:
-                return self.engine.analyze(text, entities, prefix=prefix, ner=ner)
+                return self.engine.analyze(text, entities, prefix=prefix, ner=ner, score_threshold=threshold)
 
             scanner = StreamScanner(
                 analyze,
@@ -307,7 +348,7 @@ class PiiGuard:
         def redact(released: Released) -> str:
             if released.failed is not None:
                 return MASK.redact(released.text)
-            text, _, _ = self._act(released.text, released.findings, Flow.SPEECH, state.vault, True)
+            text, _, _ = self._act(policy, released.text, released.findings, Flow.SPEECH, state.vault, True)
             return text
 
         stream = ReplyStream(
@@ -322,27 +363,24 @@ class PiiGuard:
         state = self._state(ctx.call)
         output = self._reply_stream(ctx, state, event).feed(text)
         yield event if output.text == text else _with_text(event, output.text)
-        yield from self._reply_reports(output)
+        yield from self._reply_reports(self._modes(ctx.call).policy, output)
 
-    def _reply_reports(self, output: ReplyOutput) -> Iterator[PolicyDecision]:
+    def _reply_reports(self, policy: PiiPolicy, output: ReplyOutput) -> Iterator[PolicyDecision]:
         released = output.released
         if released is not None and released.failed is not None:
-            yield self._failed(Flow.SPEECH, released.failed)
+            yield self._failed(policy, Flow.SPEECH, released.failed)
         elif released is not None and released.findings:
-            counts: dict[PiiMode, dict[str, int]] = {}
-            for finding in released.findings:
-                mode = self.policy.mode(Flow.SPEECH, finding.entity_type)
+            counts = count_by_rule(policy, Flow.SPEECH, released.findings)
+            for (mode, rule), per_type in counts.items():
                 if mode in OUTCOMES:
-                    per_type = counts.setdefault(mode, {})
-                    per_type[finding.entity_type] = per_type.get(finding.entity_type, 0) + 1
-            for mode, per_type in counts.items():
-                yield self._decision(mode.value, OUTCOMES[mode], Flow.SPEECH, per_type)
+                    yield self._decision(policy, rule, mode.value, OUTCOMES[mode], Flow.SPEECH, per_type)
         if output.restored:
-            yield self._decision("restore", "restored", Flow.SPEECH, output.restored)
+            yield self._decision(policy, policy.rule_id, "restore", "restored", Flow.SPEECH, output.restored)
 
     def _flush_replies(self, ctx: GuardContext) -> Iterator[Event]:
         """The reply ended: release what every stream of this exchange still holds, before the end."""
         state = self._state(ctx.call)
+        policy = self._modes(ctx.call).policy
         for key in [key for key in state.replies if key[0] == ctx.exchange_id]:
             stream = state.replies.pop(key)
             output = stream.flush()
@@ -354,7 +392,18 @@ class PiiGuard:
                     yield ToolCall(name=None, arguments=output.text, complete=False, stream=name)
                 else:
                     yield TextDelta(output.text, stream=name)
-            yield from self._reply_reports(output)
+            yield from self._reply_reports(policy, output)
+
+
+def _evidence(policy: PiiPolicy, flow: Flow) -> tuple[tuple[str, str], ...]:
+    """What every PII decision records: that it is one (sinks count entities from it), the flow, and the
+    policy that set the modes."""
+    return (
+        (DECISION_CONTROL, PII_CONTROL),
+        ("flow", flow.value),
+        ("policy_version", policy.version),
+        *policy.evidence,
+    )
 
 
 def _complete(event: TextDelta | ToolCall) -> bool:

@@ -95,8 +95,7 @@ class PiiEngine:
         self.settings = settings
         self.uses_ner = settings.model != PATTERN_ONLY
         self.supported: frozenset[str] = ALL_ENTITIES if self.uses_ner else PATTERN_ENTITIES
-        self._on_failure = on_failure
-        self._log = structlog.get_logger("voiceguard.pii")
+        self.on_failure = on_failure
         no_op = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
         no_op.load()
         pattern_recognizers = [
@@ -125,24 +124,27 @@ class PiiEngine:
         prefix: str = "",
         suffix: str = "",
         ner: bool = True,
+        score_threshold: float | None = None,
     ) -> list[Finding]:
         """Findings of ``entities`` in ``text``; ``prefix``/``suffix`` are context only (never reported).
 
         ``ner=False`` skips the language model for this text (names then come from spoken cues only).
+        ``score_threshold`` replaces the engine's own for this text (a call's policy may set one).
         """
         wanted = entities & self.supported
         if not text or not wanted:
             return []
         use_ner = ner and self._ner is not None
+        threshold = self.settings.score_threshold if score_threshold is None else score_threshold
         key = None
         if len(text) + len(prefix) >= CACHE_MIN_CHARS:
-            key = self._key(text, wanted, prefix, suffix, use_ner)
+            key = self._key(text, wanted, prefix, suffix, use_ner, threshold)
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return list(cached)
         try:
-            findings = self._analyze_chunks(text, wanted, prefix, suffix, use_ner)
+            findings = self._analyze_chunks(text, wanted, prefix, suffix, use_ner, threshold)
         except AnalysisFailed as failed:
             self._failed(failed.reason, None, len(text))
             raise
@@ -155,26 +157,29 @@ class PiiEngine:
                 self._cache.popitem(last=False)
         return findings
 
-    def _key(self, text: str, wanted: frozenset[str], prefix: str, suffix: str, ner: bool) -> bytes:
+    def _key(
+        self, text: str, wanted: frozenset[str], prefix: str, suffix: str, ner: bool, threshold: float
+    ) -> bytes:
         digest = hashlib.blake2b(digest_size=20)
-        for part in (",".join(sorted(wanted)), str(ner), prefix, text, suffix):
+        for part in (",".join(sorted(wanted)), str(ner), repr(threshold), prefix, text, suffix):
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         return digest.digest()
 
     def _failed(self, reason: str, exc: Exception | None, length: int) -> None:
         # Never the text, nor the exception's message (it may quote the text): its type and the length only.
-        self._log.warning(
+        # Looked up per failure (they are rare): a shared engine may outlive a logging reconfiguration.
+        structlog.get_logger("voiceguard.pii").warning(
             "pii_analysis_failed",
             reason=reason,
             error=type(exc).__name__ if exc is not None else None,
             text_chars=length,
         )
-        if self._on_failure is not None:
-            self._on_failure(reason)
+        if self.on_failure is not None:
+            self.on_failure(reason)
 
     def _analyze_chunks(
-        self, text: str, wanted: frozenset[str], prefix: str, suffix: str, ner: bool
+        self, text: str, wanted: frozenset[str], prefix: str, suffix: str, ner: bool, threshold: float
     ) -> list[Finding]:
         deadline = time.perf_counter() + self.settings.timeout_ms / 1000
         findings: list[Finding] = []
@@ -184,7 +189,12 @@ class PiiEngine:
             before = prefix + text[:start] if start else prefix
             after = text[end:] + suffix if end < len(text) else suffix
             for finding in self._analyze_one(
-                text[start:end], wanted, before[-CHUNK_OVERLAP_CHARS:], after[:CHUNK_OVERLAP_CHARS], ner
+                text[start:end],
+                wanted,
+                before[-CHUNK_OVERLAP_CHARS:],
+                after[:CHUNK_OVERLAP_CHARS],
+                ner,
+                threshold,
             ):
                 findings.append(
                     Finding(finding.entity_type, finding.start + start, finding.end + start, finding.score)
@@ -192,12 +202,11 @@ class PiiEngine:
         return resolve_overlaps(findings)
 
     def _analyze_one(
-        self, text: str, wanted: frozenset[str], prefix: str, suffix: str, ner: bool
+        self, text: str, wanted: frozenset[str], prefix: str, suffix: str, ner: bool, threshold: float
     ) -> list[Finding]:
         head, body, tail = normalise(prefix).text, normalise(text), normalise(suffix).text
         full = head + body.text + tail
         focus_start, focus_end = len(head), len(head) + len(body.text)
-        threshold = self.settings.score_threshold
         results: list[RecognizerResult] = []
         pattern_wanted = sorted(wanted & PATTERN_ENTITIES)
         if pattern_wanted and (_PATTERN_HINT.search(full) or NAME_HINT.search(full)):

@@ -75,20 +75,29 @@ DEFAULT_SPEECH_MODES: Final[Mapping[str, PiiMode]] = MappingProxyType(
 class PiiPolicy:
     """Per-entity modes for each flow; an entity missing from a flow's map is ``off`` there.
 
-    ``rule_id`` is what decisions are reported under; ``version`` names the source (a policy file's hash,
-    or ``embedded-defaults``) and goes into each decision's evidence.
+    ``rule_id`` is what decisions are reported under unless ``origins`` names the rule that set an
+    entity's mode in a flow (a policy pack's rule id); ``version`` names the source (the packs' versions and
+    hashes, ``config``, or ``embedded-defaults``) and goes into each decision's evidence with ``evidence``.
+    ``score_threshold``, when set, is the detection threshold for calls under this policy.
     """
 
     llm: Mapping[str, PiiMode] = field(default_factory=lambda: DEFAULT_LLM_MODES)
     speech: Mapping[str, PiiMode] = field(default_factory=lambda: DEFAULT_SPEECH_MODES)
     rule_id: str = "PII"
     version: str = "embedded-defaults"
+    origins: Mapping[tuple[Flow, str], str] = field(default_factory=lambda: MappingProxyType({}))
+    evidence: tuple[tuple[str, str], ...] = ()
+    score_threshold: float | None = None
 
     def modes(self, flow: Flow) -> Mapping[str, PiiMode]:
         return self.llm if flow is Flow.LLM else self.speech
 
     def mode(self, flow: Flow, entity: str) -> PiiMode:
         return self.modes(flow).get(entity, PiiMode.OFF)
+
+    def rule_for(self, flow: Flow, entity: str) -> str:
+        """The rule an entity's mode in ``flow`` comes from (what its decisions are reported under)."""
+        return self.origins.get((flow, entity), self.rule_id)
 
     def entities(self, flow: Flow) -> frozenset[str]:
         """Entity types looked for in this flow (every mode but ``off``)."""

@@ -107,6 +107,18 @@ def bind(call: Call, store: PolicyStore) -> CallPolicy:
     return slot.resolved
 
 
+def applied_in(call: Call, store: PolicyStore, code: str) -> AppliedPolicy:
+    """What would apply to ``call`` in jurisdiction ``code``, under the policy set the call is pinned to.
+
+    For a setting that names a jurisdiction for calls whose own is unknown (``biometrics.
+    treat_unknown_jurisdiction_as``) without changing what the rest of the call is bound to.
+    """
+    slot = _slot(call)
+    if slot.policy is None:
+        slot.policy = store.current
+    return slot.policy.applied(scope_of(code, store.operator_jurisdictions))
+
+
 def note_caller(call: Call, phone_number: str) -> bool:
     """Remember the jurisdiction of the caller's number (from ``CallerInfo``); True when it changed."""
     found = jurisdiction.from_e164(phone_number)

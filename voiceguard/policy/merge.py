@@ -66,7 +66,7 @@ def merge_rules(control: str, rules: Sequence[Rule]) -> Control:
         parameters = merge_values(parameters, rule.parameters)
         evidence = tuple(dict.fromkeys((*evidence, *rule.evidence)))
     assert isinstance(parameters, Mapping)
-    return Control(control, action, tuple(rule.id for rule in rules), parameters, evidence)
+    return Control(control, action, tuple(rule.id for rule in rules), parameters, evidence, tuple(rules))
 
 
 def matching_rules(policy: PolicySet, scope: tuple[str, ...]) -> list[tuple[int, int, Rule]]:

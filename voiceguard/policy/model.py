@@ -106,6 +106,10 @@ class Control:
     """Ids of the rules that contributed, most specific jurisdiction first."""
     parameters: Mapping[str, Param] = field(default_factory=_empty)
     evidence: tuple[str, ...] = ()
+    sources: tuple[Rule, ...] = ()
+    """The rules themselves, in the order of ``rules``: for guards whose decision differs per rule (which
+    rule gates which biometric feature, which rule set a PII entity's mode), where the merged view is not
+    enough."""
 
 
 def digest_of(refs: tuple[PackRef, ...]) -> str:

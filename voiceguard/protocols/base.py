@@ -55,10 +55,17 @@ class WireUnit:
 
 @dataclass(frozen=True, slots=True)
 class RequestEdit:
-    """How the guards' decisions change an outgoing request; ``None`` fields stay as they were."""
+    """How the guards' decisions change an outgoing request; ``None`` fields stay as they were.
+
+    ``unsendable`` names what the guards turned off that the request cannot be sent without (a
+    ``BiometricRequest`` with ``strippable=False`` that came back disabled): the proxy then refuses the
+    request with the contract's error instead of forwarding it. Adapters only say so; the decision to turn
+    the feature off, and its record, belong to the guard.
+    """
 
     body: bytes | None = None
     query: MultiDict[str] | None = None
+    unsendable: str | None = None
 
 
 UNCHANGED_REQUEST = RequestEdit()

@@ -8,8 +8,9 @@ JSON chunks of that shape (``/stream/with-timestamps``). Audio length comes from
 count from the ``x-character-count`` response header.
 
 Voice cloning (instant and professional clones, speech-to-speech, dubbing, which clones its speakers) is
-surfaced as ``BiometricRequest(VOICE_CLONING)``. The request *is* the feature, so it cannot be stripped: a
-guard that disables it has the request refused rather than forwarded.
+surfaced as ``BiometricRequest(VOICE_CLONING, strippable=False)``. The request *is* the feature, so it
+cannot be stripped: the biometrics guard refuses it, and should any guard disable it instead, the request
+comes back ``unsendable`` and the proxy refuses it rather than forward it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from voiceguard.events import (
     Usage,
     WireAnomaly,
 )
-from voiceguard.guards.base import Blocked
 from voiceguard.protocols import audioformat
 from voiceguard.protocols.audioformat import AudioFormat
 from voiceguard.protocols.base import (
@@ -119,7 +119,7 @@ class AudioCodec:
         return [WireUnit(raw=b"", events=events)]
 
     def render(self, unit: WireUnit, events: Sequence[Event]) -> bytes:
-        return unit.raw  # audio is never changed by a guard; a guard that must stop it raises Blocked
+        return unit.raw  # audio is never changed by a guard; a guard that must stop it refuses the exchange
 
 
 class TimestampStreamCodec:
@@ -221,7 +221,7 @@ class VoiceCloningCodec:
     needs_request_body = False
 
     def __init__(self) -> None:
-        self._event = BiometricRequest(BiometricFeature.VOICE_CLONING)
+        self._event = BiometricRequest(BiometricFeature.VOICE_CLONING, strippable=False)
 
     def request_events(self, head: RequestHead, body: bytes | None) -> list[Event]:
         return [self._event]
@@ -232,10 +232,7 @@ class VoiceCloningCodec:
             for e in events
         )
         if not kept:
-            raise Blocked(
-                "biometrics.voice_cloning",
-                "voice cloning is not permitted for this call, and this request cannot be sent without it",
-            )
+            return RequestEdit(unsendable=BiometricFeature.VOICE_CLONING.value)
         return UNCHANGED_REQUEST
 
     def response_codec(self, status: int, headers: Mapping[str, str]) -> StreamCodec | None:

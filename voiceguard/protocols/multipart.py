@@ -2,6 +2,7 @@
 
 An upload is mostly audio: parts are located, never copied, and a text field a guard changed is spliced
 into the original bytes, so the boundary, headers and every other part stay exactly as the client sent them.
+A part a guard took out (an option it stripped) is cut with its delimiter and headers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Part:
     content_type: str | None
     start: int
     end: int
+    block_start: int = 0
+    """Where the part's delimiter line begins: ``body[block_start:end + 2]`` is the whole part."""
 
 
 def boundary_of(content_type: str) -> bytes | None:
@@ -58,6 +61,7 @@ def parse(body: bytes, boundary: bytes) -> list[Part] | None:
         position = found + 2
     parts: list[Part] = []
     while len(parts) <= MAX_PARTS:
+        block_start = position
         position += len(delimiter)
         if body.startswith(b"--", position):
             return parts
@@ -82,19 +86,24 @@ def parse(body: bytes, boundary: bytes) -> list[Part] | None:
                 content_type=content_type.decode("latin-1") if content_type else None,
                 start=value_start,
                 end=value_end,
+                block_start=block_start,
             )
         )
         position = value_end + 2
     return None
 
 
-def replace(body: bytes, edits: Sequence[tuple[Part, bytes]]) -> bytes:
-    """``body`` with the values of the given parts replaced; every other byte is kept."""
+def replace(body: bytes, edits: Sequence[tuple[Part, bytes]], removed: Sequence[Part] = ()) -> bytes:
+    """``body`` with the values of the given parts replaced and the ``removed`` parts cut out whole; every
+    other byte is kept. A part both edited and removed is removed."""
+    gone = {part.start for part in removed}
+    changes: list[tuple[int, int, bytes]] = [(p.block_start, p.end + 2, b"") for p in removed]
+    changes += [(part.start, part.end, value) for part, value in edits if part.start not in gone]
     out = bytearray()
     cursor = 0
-    for part, value in sorted(edits, key=lambda edit: edit[0].start):
-        out += body[cursor : part.start]
+    for start, end, value in sorted(changes):
+        out += body[cursor:start]
         out += value
-        cursor = part.end
+        cursor = end
     out += body[cursor:]
     return bytes(out)

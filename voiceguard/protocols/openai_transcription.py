@@ -7,17 +7,27 @@ chunked upload streams through untouched, because a long recording must not be h
 is then not inspected, and the README says so). Replies come as JSON (``json``, ``verbose_json`` with words
 and segments, ``diarized_json``), plain ``text``, ``srt``/``vtt`` subtitles, or with ``stream=true`` as SSE
 ``transcript.text.*`` events; every text in them is a ``Transcript`` a guard may rewrite in place.
+
+Speaker features are biometric (voiceprints): a diarization model (``gpt-4o-transcribe-diarize``) is
+``BiometricRequest(DIARIZATION, strippable=False)``, since the request cannot be sent without the model
+diarizing; known-speaker references (``known_speaker_names[]`` / ``known_speaker_references[]``, voice
+samples the model matches speakers against) are ``BiometricRequest(SPEAKER_IDENTIFICATION)``, stripped by
+removing those form fields. Speaker labels in ``diarized_json`` segments and ``transcript.text.segment``
+events are the transcripts' ``speaker``; a label a guard removed is removed from the reply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 
 from voiceguard.events import (
     AudioChunk,
+    BiometricFeature,
+    BiometricRequest,
     Direction,
     Event,
     PromptText,
@@ -47,6 +57,26 @@ INSPECTED_UPLOAD_BYTES: Final = 4 * 1024 * 1024
 """Uploads up to this size are read whole and inspected; larger ones stream through untouched."""
 TEXT_FIELDS: Final = ("prompt",)
 STREAM: Final = "transcript"
+KNOWN_SPEAKER_FIELDS: Final = frozenset({"known_speaker_names", "known_speaker_references"})
+"""Form fields naming voices to match (the SDK sends them as ``name[]``, one part per item)."""
+DIARIZING_MODEL_MARK: Final = "diarize"
+"""What the names of OpenAI's diarization models contain (``gpt-4o-transcribe-diarize`` and its snapshots)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormFeature:
+    """The origin of a ``BiometricRequest`` read from an upload's form fields."""
+
+    message: int
+    feature: BiometricFeature
+
+
+def _field(name: str | None) -> str | None:
+    return name[:-2] if name is not None and name.endswith("[]") else name
+
+
+def diarizing_model(model: str | None) -> bool:
+    return model is not None and DIARIZING_MODEL_MARK in model.lower()
 
 
 def _uploaded_audio(part: multipart.Part, body: bytes) -> AudioChunk:
@@ -77,6 +107,7 @@ class TranscriptionCodec:
         self._fields: list[multipart.Part] = []
         self._events: list[Event] = []
         self._form: dict[str, str] = {}
+        self._known_speakers: list[multipart.Part] = []
 
     def request_events(self, head: RequestHead, body: bytes | None) -> list[Event]:
         if body is None:
@@ -89,6 +120,9 @@ class TranscriptionCodec:
             return self._events
         events: list[Event] = []
         for part in parts:
+            if _field(part.name) in KNOWN_SPEAKER_FIELDS:
+                self._known_speakers.append(part)  # a reference clip is biometric: never read, never measured
+                continue
             if part.filename is not None or part.name == "file":
                 events.append(_uploaded_audio(part, body))
                 continue
@@ -99,17 +133,43 @@ class TranscriptionCodec:
                 origin = SpanOrigin(self._message, len(self._fields))
                 self._fields.append(part)
                 events.append(PromptText(value, TextRole.INSTRUCTIONS, origin))
+        events[:0] = self._speaker_features()
         self._events = events
         return events
 
+    def _speaker_features(self) -> list[Event]:
+        features: list[Event] = []
+        if diarizing_model(self._form.get("model")):
+            origin = FormFeature(self._message, BiometricFeature.DIARIZATION)
+            features.append(BiometricRequest(BiometricFeature.DIARIZATION, origin=origin, strippable=False))
+        if self._known_speakers:
+            origin = FormFeature(self._message, BiometricFeature.SPEAKER_IDENTIFICATION)
+            features.append(BiometricRequest(BiometricFeature.SPEAKER_IDENTIFICATION, origin=origin))
+        return features
+
     def render_request(self, events: Sequence[Event]) -> RequestEdit:
+        kept = {
+            e.origin.feature
+            for e in events
+            if isinstance(e, BiometricRequest) and e.enabled and isinstance(e.origin, FormFeature)
+        }
+        asked = {
+            e.origin.feature
+            for e in self._events
+            if isinstance(e, BiometricRequest) and isinstance(e.origin, FormFeature)
+        } - kept
+        if BiometricFeature.DIARIZATION in asked:
+            return RequestEdit(unsendable=BiometricFeature.DIARIZATION.value)
+        removed = self._known_speakers if BiometricFeature.SPEAKER_IDENTIFICATION in asked else []
         changed, _before, _after = changed_texts(self._events, events, self._message, SpanOrigin)
         edits = [
             (self._fields[origin.index], text.encode("utf-8"))
             for origin, text in changed
             if isinstance(origin, SpanOrigin)
         ]
-        return RequestEdit(body=multipart.replace(self._raw, edits)) if edits else UNCHANGED_REQUEST
+        if not edits and not removed:
+            return UNCHANGED_REQUEST
+        return RequestEdit(body=multipart.replace(self._raw, edits, removed))
 
     def response_codec(self, status: int, headers: Mapping[str, str]) -> StreamCodec | None:
         if status != 200:
@@ -173,7 +233,24 @@ class TranscriptJsonCodec(BufferedBodyCodec):
     def render(self, unit: WireUnit, events: Sequence[Event]) -> bytes:
         assert isinstance(unit.state, int)
         raw = render_json(unit.raw, unit.events, events, unit.state).raw
+        raw = _render_speakers(raw, unit.events, events)
         return _render_words(raw, unit.events, events, unit.state)
+
+
+def _render_speakers(raw: bytes, originals: Sequence[Event], out: Sequence[Event]) -> bytes:
+    """Take out the ``speaker`` of every segment whose transcript a guard returned without its label."""
+    by_origin = {e.origin: e for e in out if isinstance(e, Transcript) and isinstance(e.origin, JsonOrigin)}
+    edits: list[tuple[jsonspan.JsonPath, object]] = []
+    for original in originals:
+        if not isinstance(original, Transcript):
+            continue
+        origin = original.origin
+        if not isinstance(origin, JsonOrigin) or origin.path[:1] != ("segments",):
+            continue
+        replacement = by_origin.get(origin)
+        if original.speaker is not None and (replacement is None or replacement.speaker is None):
+            edits.append(((*origin.path[:-1], "speaker"), jsonspan.DELETE))
+    return jsonspan.edit(raw, edits) if edits else raw
 
 
 def _render_words(raw: bytes, originals: Sequence[Event], out: Sequence[Event], message: int) -> bytes:

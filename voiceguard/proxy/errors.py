@@ -38,6 +38,11 @@ def error_response(
     )
 
 
+def unsendable_message(feature: str) -> str:
+    """Why a request whose essential feature a guard turned off is refused (``RequestEdit.unsendable``)."""
+    return f"this request cannot be sent without {feature}, which is not permitted for this call"
+
+
 def ws_reason(text: str) -> bytes:
     """A close reason fits in 123 bytes (RFC 6455 §5.5: control frames carry at most 125)."""
     return text.encode("utf-8")[:123]

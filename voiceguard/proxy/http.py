@@ -28,7 +28,7 @@ from voiceguard.guards.base import Blocked
 from voiceguard.protocols.base import HttpCodec, RequestHead, StreamCodec, same_events
 from voiceguard.protocols.sse import WireLimitExceeded
 from voiceguard.proxy.body import BodyFailed, BodyFailure, StreamedBody, read_body
-from voiceguard.proxy.errors import error_response
+from voiceguard.proxy.errors import error_response, unsendable_message
 from voiceguard.proxy.runtime import Route, Runtime
 from voiceguard.session import Exchange
 
@@ -127,6 +127,9 @@ class HttpForwarder:
                 out = runtime.pipeline.process(exchange, events, Direction.TO_UPSTREAM)
                 if not same_events(events, out):
                     edit = codec.render_request(out)
+                    if edit.unsendable is not None:
+                        exchange.status, exchange.outcome = 403, "blocked"
+                        return error_response(403, "policy_violation", unsendable_message(edit.unsendable))
                     if edit.body is not None:
                         body = edit.body
                     if edit.query is not None:

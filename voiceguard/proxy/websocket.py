@@ -28,6 +28,7 @@ from voiceguard.proxy.errors import (
     WS_INTERNAL_ERROR,
     WS_POLICY_VIOLATION,
     error_response,
+    unsendable_message,
     ws_reason,
 )
 from voiceguard.proxy.runtime import Route, Runtime, UpstreamRedirected
@@ -97,6 +98,10 @@ class WebSocketRelay:
                     out = pipeline.process(exchange, events, Direction.TO_UPSTREAM)
                     if not same_events(events, out):
                         edit = self.codec.render_handshake(out)
+                        if edit.unsendable is not None:
+                            exchange.status, exchange.outcome = 403, "blocked"
+                            message = unsendable_message(edit.unsendable)
+                            return error_response(403, "policy_violation", message)
                         if edit.query is not None:
                             query = edit.query
             upstream = await self._connect_upstream(head, query)
@@ -285,7 +290,10 @@ class WebSocketRelay:
                     if held:
                         await sink.send_frame(held, WSMsgType.BINARY)
                 if unit.events:
+                    subject = exchange.call.subject
                     out = pipeline.process(exchange, unit.events, direction)
+                    if exchange.call.subject is not subject:
+                        await self._subject_learned()
                     if not same_events(unit.events, out):
                         frames = codec.render(unit, out)
                         pipeline.add_overhead(exchange, time.perf_counter_ns() - started)
@@ -329,6 +337,14 @@ class WebSocketRelay:
                     self.exchange.outcome = "client_disconnected"
                     await _close_quietly(sink, 1001, b"client went away")
                 return
+
+    async def _subject_learned(self) -> None:
+        """A telephony start message named the caller mid-socket: load their consent now, so it applies to
+        the rest of this socket (and to the agent's requests that join the call by its call SID), not only
+        from the call's next exchange. Guards never wait on a store; the relay does, once per call."""
+        consent = self.runtime.consent
+        if consent is not None:
+            await consent.attach(self.exchange.call)
 
     def _hear(self, unit: WireUnit) -> None:
         """Hand the caller's audio in ``unit`` to speaker-change detection (the caller's own voice, before

@@ -53,6 +53,8 @@ class Received:
     frames: list[bytes | str] = field(default_factory=list)
     sent: list[bytes | str] = field(default_factory=list)
     """What the simulated vendor answered (a body, frames), to check byte for byte what reached the client."""
+    form: list[tuple[str, str]] = field(default_factory=list)
+    """The text fields of a multipart upload, in order (file parts are in ``body``)."""
 
 
 def echo_reply(prompt: str) -> Reply:

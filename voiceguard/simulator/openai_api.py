@@ -1,7 +1,8 @@
 """A simulated OpenAI API speaking the real wire protocol (REFERENCE-protocols.md §1, §2).
 
 Chat completions (JSON and SSE with the usage chunk and tool calls), the Responses API
-(``openai_responses``), audio transcriptions (multipart in; json, verbose_json, text, srt, vtt out, or
+(``openai_responses``), audio transcriptions (multipart in; json, verbose_json, text, srt, vtt out,
+diarized_json from a ``*-diarize`` model, with known speakers named by ``known_speaker_names[]``, or
 with ``stream=true`` SSE ``transcript.text.*`` events), speech (binary audio streamed, or with
 ``stream_format: "sse"`` ``speech.audio.*`` events) and the Realtime WebSocket (``openai_realtime``). It is
 a simulator: replies come from the ``Backend`` script, not a model.
@@ -189,6 +190,7 @@ async def transcriptions(request: web.Request) -> web.StreamResponse:
         _record(request, b"")
         return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
     fields: dict[str, str] = {}
+    form: list[tuple[str, str]] = []
     audio = b""
     reader = await request.multipart()
     async for part in reader:
@@ -197,16 +199,29 @@ async def transcriptions(request: web.Request) -> web.StreamResponse:
         if part.name == "file":
             audio = await part.read()
         elif part.name:
-            fields[part.name] = await part.text()
+            value = await part.text()
+            fields[part.name] = value
+            form.append((part.name, value))
     _record(request, audio)
+    backend.received[-1].form = form
     if not audio:
         return _error(400, "Missing required parameter: 'file'.", "invalid_request_error")
+    names = [value for name, value in form if name == "known_speaker_names[]"]
+    diarizing = "diarize" in fields.get("model", "")
+    if diarizing and "prompt" in fields:
+        return _error(400, "Prompt is not supported for diarization models.", "invalid_request_error")
+    if names and not diarizing:
+        return _error(
+            400, "known_speaker_names is only supported by diarization models.", "invalid_request_error"
+        )
     text = backend.next_transcript()
     await asyncio.sleep(backend.timings.first_byte)
     duration = max(0.5, len(text) * 0.06)
     response_format = fields.get("response_format", "json")
     if fields.get("stream") == "true":
         return await _transcript_stream(request, backend, text)
+    if response_format == "diarized_json" and diarizing:
+        return web.json_response(_diarized(text, duration, names[0] if names else "A"))
     if response_format == "text":
         return web.Response(text=text + "\n", content_type="text/plain")
     if response_format in ("srt", "vtt"):
@@ -256,6 +271,25 @@ async def transcriptions(request: web.Request) -> web.StreamResponse:
             },
         }
     )
+
+
+def _diarized(text: str, duration: float, speaker: str) -> dict[str, object]:
+    """``diarized_json``: one segment per sentence, all from one speaker (a known name if one was given)."""
+    sentences = [part.strip() for part in text.replace("?", ".").split(".") if part.strip()] or [text]
+    step = duration / len(sentences)
+    segments = [
+        {
+            "type": "transcript.text.segment",
+            "id": f"seg_{index:03}",
+            "start": round(index * step, 2),
+            "end": round((index + 1) * step, 2),
+            "text": sentence,
+            "speaker": speaker,
+        }
+        for index, sentence in enumerate(sentences)
+    ]
+    usage = {"type": "duration", "seconds": round(duration)}
+    return {"task": "transcribe", "duration": duration, "text": text, "segments": segments, "usage": usage}
 
 
 async def _transcript_stream(request: web.Request, backend: Backend, text: str) -> web.StreamResponse:

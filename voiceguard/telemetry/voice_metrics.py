@@ -5,9 +5,9 @@ OTLP pipeline that keeps exemplars links a latency point to its trace. Labels st
 provider, route, turn mode and model, where model names (which clients choose) are capped to the first
 ``MAX_MODELS`` seen and reported as ``other`` after that. Never a call id.
 
-PII entities are counted from guard decisions by one convention: a ``PolicyDecision`` whose ``rule_id`` is
-``pii`` or starts with ``pii.``/``pii-``/``pii_`` reports entity counts in ``counts`` as
-``(entity_type, n)`` pairs.
+PII entities are counted from the decisions of the PII guard, which say ``control=pii`` in their evidence
+whichever pack rule they are filed under, and from any decision whose ``rule_id`` is ``pii`` or starts with
+``pii.``/``pii-``/``pii_`` (any case): ``counts`` holds ``(entity_type, n)`` pairs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from voiceguard.config import TelemetryConfig
-from voiceguard.events import Direction, PolicyDecision, Stage, Usage
+from voiceguard.events import DECISION_CONTROL, Direction, PolicyDecision, Stage, Usage
 from voiceguard.records import (
     CallEnded,
     DecisionMade,
@@ -75,6 +75,7 @@ TOKEN_BUCKETS: Final = (
 )
 MAX_MODELS: Final = 64
 PII_RULE_PREFIXES: Final = ("pii.", "pii-", "pii_")
+PII_CONTROL: Final = "pii"
 
 _STAGE_OF_BREAKDOWN: Final = {
     "stt_finalization": Stage.STT,
@@ -109,7 +110,14 @@ class _StageSource:
 
 
 def is_pii_rule(rule_id: str) -> bool:
-    return rule_id == "pii" or rule_id.startswith(PII_RULE_PREFIXES)
+    lowered = rule_id.lower()
+    return lowered == "pii" or lowered.startswith(PII_RULE_PREFIXES)
+
+
+def is_pii_decision(decision: PolicyDecision) -> bool:
+    """A decision of the PII guard: it says so (``control=pii``), whichever pack rule it is filed under
+    (``PCI-3.4.1``, ``HIPAA-SH``), or its rule is named like one (a guard of the operator's own)."""
+    return (DECISION_CONTROL, PII_CONTROL) in decision.evidence or is_pii_rule(decision.rule_id)
 
 
 class VoiceMetricsSink:
@@ -248,7 +256,7 @@ class VoiceMetricsSink:
                 names.POLICY_OUTCOME: decision.outcome,
             },
         )
-        if is_pii_rule(decision.rule_id):
+        if is_pii_decision(decision):
             for entity_type, count in decision.counts:
                 if count > 0:
                     self._pii.add(
