@@ -7,9 +7,9 @@ real ``voiceguard audit verify`` and read from its store) and the spans in the t
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
+import io
 import os
 import re
 import subprocess
@@ -18,17 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from voiceguard import server
 from voiceguard.audit.factory import open_store
 from voiceguard.audit.store import PAGE_SIZE
 from voiceguard.config import load_settings
 from voiceguard.demo import script
-from voiceguard.demo.command import run
-from voiceguard.demo.runner import DemoError, prepare_output
+from voiceguard.demo.outcome import checks
+from voiceguard.demo.render import ProgressView, report
+from voiceguard.demo.runner import DemoError, prepare_output, run_bounded
 from voiceguard.demo.waterfall import CHAIN
 from voiceguard.telemetry import names
-from voiceguard.telemetry.logging import configure_logging
 
 pytestmark = pytest.mark.slow
 
@@ -133,18 +134,22 @@ def test_demo_prints_what_the_audit_log_and_the_trace_file_hold(tmp_path: Path) 
         assert said not in recorded.read_bytes() and b"4111111111111111" not in recorded.read_bytes()
 
 
-def test_demo_with_its_guards_off_reports_the_claims_that_fail_and_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_with_its_guards_off_reports_the_claims_that_fail(tmp_path: Path) -> None:
+    """The claims are checked, not asserted: with no guard in the chain they fail, and say so."""
+    console = Console(file=io.StringIO(), width=120)
     start_without_guards = functools.partial(server.start, guards=[])
-    try:
-        code = run(argparse.Namespace(output=tmp_path / "demo"), start_without_guards)
-    finally:
-        configure_logging("info", "json")
-    out = capsys.readouterr().out
-    assert code == 1
-    assert "✗ the LLM vendor never received the card number" in out
-    assert "✗ Deepgram never received the diarize option" in out
+    with ProgressView(console) as steps:
+        result = asyncio.run(run_bounded(prepare_output(tmp_path / "demo"), start_without_guards, steps, 110))
+    claims = checks(result)
+    report(console, result, claims)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    failed = {claim.claim for claim in claims if not claim.ok}
+    assert {
+        "the LLM vendor never received the card number",
+        "Deepgram never received the diarize option",
+        "the AI disclosure was put into the first reply",
+    } <= failed
+    assert "✗ the LLM vendor never received the card number" in out and "claim(s) failed" in out
     assert "✓ the audit log verifies" in out
 
 

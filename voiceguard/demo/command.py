@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, cast
 
 from rich.console import Console
 
@@ -20,6 +21,34 @@ from voiceguard.telemetry.logging import configure_logging
 
 DEFAULT_OUTPUT: Final = Path("voiceguard-demo")
 TIMEOUT_S: Final = 120.0
+
+
+class ProxyLog(io.TextIOBase):
+    """The proxy's request log for one run, in a file; once closed, lines are dropped.
+
+    structlog keeps the loggers it handed out bound to the stream configured when they were first used,
+    so a plain file closed at the end of the run would make any later log line fail.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file: TextIO | None = path.open("w", encoding="utf-8")
+
+    def write(self, text: str) -> int:
+        return self._file.write(text) if self._file is not None else len(text)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
 
 
 def add_demo_command(commands: Any, handler: Callable[[argparse.Namespace], int]) -> None:
@@ -45,8 +74,8 @@ def run(args: argparse.Namespace, start_proxy: StartProxy) -> int:
         print(f"voiceguard demo: {exc}", file=sys.stderr)
         return 2
     header(console)
-    log: TextIO = (output / "voiceguard.log").open("w", encoding="utf-8")
-    configure_logging("info", "json", stream=log)  # the proxy's request log, beside the audit log
+    log = ProxyLog(output / "voiceguard.log")
+    configure_logging("info", "json", stream=cast(TextIO, log))  # the request log, beside the audit log
     try:
         with ProgressView(console) as steps:
             result = asyncio.run(run_bounded(output, start_proxy, steps, TIMEOUT_S))
@@ -59,7 +88,6 @@ def run(args: argparse.Namespace, start_proxy: StartProxy) -> int:
         console.print(f"  the proxy's log is in {output / 'voiceguard.log'}")
         return 1
     finally:
-        configure_logging("warning", "console")
         log.close()
     claims = checks(result)
     report(console, result, claims)
