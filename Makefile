@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/voiceguard demo
 
 test: $(STAMP)
-	$(BIN)/ruff check voiceguard tests benchmarks
+	$(BIN)/ruff check voiceguard tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
@@ -28,8 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.realtime_frames
 
 lint: $(STAMP)
-	$(BIN)/ruff check voiceguard tests benchmarks
-	$(BIN)/ruff format --check voiceguard tests benchmarks
+	$(BIN)/ruff check voiceguard tests benchmarks examples
+	$(BIN)/ruff format --check voiceguard tests benchmarks examples
 	$(BIN)/mypy
 
 clean:

@@ -46,7 +46,8 @@ async def main() -> None:
         "X-VoiceGuard-Subject": "+13125550142",
         "X-VoiceGuard-Jurisdiction": "US-IL",
     }
-    client = AsyncDeepgramClient(api_key=os.environ.get("DEEPGRAM_API_KEY", "simulated"), environment=environment())
+    key = os.environ.get("DEEPGRAM_API_KEY", "simulated")
+    client = AsyncDeepgramClient(api_key=key, environment=environment())
     async with client.listen.v1.connect(
         model="nova-3", encoding="linear16", sample_rate=str(RATE), diarize="true",
         request_options={"additional_headers": call},

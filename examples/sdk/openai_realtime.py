@@ -35,9 +35,12 @@ async def main() -> None:
         api_key=os.environ.get("OPENAI_API_KEY", "sk-simulated"),
         base_url=f"{VOICEGUARD}/openai/v1",  # ← the realtime socket goes to ws://…/openai/v1/realtime
     )
-    async with client, client.realtime.connect(
-        model="gpt-realtime", extra_query={"vg_call_id": call_id, "vg_jurisdiction": "EU"}
-    ) as connection:
+    async with (
+        client,
+        client.realtime.connect(
+            model="gpt-realtime", extra_query={"vg_call_id": call_id, "vg_jurisdiction": "EU"}
+        ) as connection,
+    ):
         await connection.session.update(
             session={
                 "type": "realtime",

@@ -20,6 +20,7 @@ import json
 import os
 from typing import Any
 
+import httpx
 import openai
 from aiohttp import WSMsgType, web
 from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
@@ -28,11 +29,12 @@ VOICEGUARD = os.environ.get("VOICEGUARD_URL", "http://127.0.0.1:8080")
 FRAME = 160  # 20 ms of 8 kHz µ-law
 
 
-def deepgram_client() -> AsyncDeepgramClient:
+def deepgram_client(http: httpx.AsyncClient) -> AsyncDeepgramClient:
     env = copy.copy(DeepgramClientEnvironment.PRODUCTION)
     env.base = f"{VOICEGUARD}/deepgram"
     env.production = VOICEGUARD.replace("http", "ws", 1) + "/deepgram"
-    return AsyncDeepgramClient(api_key=os.environ.get("DEEPGRAM_API_KEY", "simulated"), environment=env)
+    key = os.environ.get("DEEPGRAM_API_KEY", "simulated")
+    return AsyncDeepgramClient(api_key=key, environment=env, httpx_client=http)
 
 
 class PhoneCall:
@@ -50,9 +52,14 @@ class PhoneCall:
             base_url=f"{VOICEGUARD}/openai/v1",
             default_headers=self.headers,
         )
-        self.deepgram = deepgram_client()
+        self.http = httpx.AsyncClient(timeout=30)
+        self.deepgram = deepgram_client(self.http)
         self.history: list[Any] = [{"role": "system", "content": "You answer phone calls. Be brief."}]
         self.replies = 0
+
+    async def close(self) -> None:
+        await self.llm.close()
+        await self.http.aclose()
 
     async def answer(self, transcript: str) -> None:
         self.history.append({"role": "user", "content": transcript})
@@ -70,10 +77,14 @@ class PhoneCall:
         )  # fmt: skip
         for offset in range(0, len(audio), FRAME):
             payload = base64.b64encode(audio[offset : offset + FRAME]).decode()
-            await self.twilio.send_json({"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}})
+            await self.send("media", {"payload": payload})
         self.replies += 1
-        await self.twilio.send_json({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": f"reply-{self.replies}"}})
-        print(f"[{self.headers['X-VoiceGuard-Call-Id']}] caller: {transcript!r} → agent: {text!r}", flush=True)
+        await self.send("mark", {"name": f"reply-{self.replies}"})
+        call_id = self.headers["X-VoiceGuard-Call-Id"]
+        print(f"[{call_id}] caller: {transcript!r} → agent: {text!r}", flush=True)
+
+    async def send(self, event: str, body: dict[str, Any]) -> None:
+        await self.twilio.send_json({"event": event, "streamSid": self.stream_sid, event: body})
 
     async def transcribe(self, audio: asyncio.Queue[bytes | None]) -> None:
         async with self.deepgram.listen.v1.connect(
@@ -105,25 +116,30 @@ async def media(request: web.Request) -> web.WebSocketResponse:
     audio: asyncio.Queue[bytes | None] = asyncio.Queue()
     listener: asyncio.Task[None] | None = None
     call: PhoneCall | None = None
-    async for message in twilio:
-        if message.type is not WSMsgType.TEXT:
-            continue
-        body = json.loads(message.data)
-        event = body.get("event")
-        if event == "start":
-            call = PhoneCall(twilio, body["start"] | {"streamSid": body.get("streamSid")})
-            listener = asyncio.create_task(call.transcribe(audio))
-        elif event == "media" and body["media"].get("track", "inbound") == "inbound":
-            await audio.put(base64.b64decode(body["media"]["payload"]))
-        elif event == "stop":
-            break
-    await audio.put(None)
-    if listener is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener, 10)
-    if call is not None:
-        await call.llm.close()
-    await twilio.close()
+    try:
+        async for message in twilio:
+            if message.type is not WSMsgType.TEXT:
+                continue
+            body = json.loads(message.data)
+            event = body.get("event")
+            if event == "start":
+                call = PhoneCall(twilio, body["start"] | {"streamSid": body.get("streamSid")})
+                listener = asyncio.create_task(call.transcribe(audio))
+            elif event == "media" and body["media"].get("track", "inbound") == "inbound":
+                await audio.put(base64.b64decode(body["media"]["payload"]))
+            elif event == "stop":
+                break
+    finally:
+        await audio.put(None)  # the transcription ends with the call
+        try:
+            if listener is not None:
+                await asyncio.wait_for(listener, 10)
+        except Exception as exc:
+            print(f"transcription ended with {exc!r}", flush=True)
+        finally:
+            if call is not None:
+                await call.close()
+            await twilio.close()
     return twilio
 
 

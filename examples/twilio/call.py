@@ -28,7 +28,8 @@ async def main(caller: str) -> None:
         reply = await twilio.play_reply()
         await twilio.stop()
     frames = sum(1 for message in reply if message.get("event") == "media")
-    print(f"call {call_sid}: the agent answered with {frames} media frames ({frames * 0.02:.1f} s of µ-law audio)")
+    seconds = frames * 0.02
+    print(f"call {call_sid}: the agent answered with {frames} media frames ({seconds:.1f} s of µ-law audio)")
 
 
 if __name__ == "__main__":
