@@ -33,4 +33,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) voiceguard-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) voiceguard-data voiceguard-demo .pytest_cache .mypy_cache .ruff_cache

@@ -148,7 +148,9 @@ async def test_the_framework_urls_reach_the_vendor_behind_voiceguard(
     async with aiohttp.ClientSession() as http:
         # Pipecat: base_url + the SDK's /v1/listen; LiveKit: base_url as given, scheme made ws
         for socket_url in (f"{ws}/deepgram/v1/listen", f"{ws}/deepgram/v1/listen?model=nova-3"):
-            async with http.ws_connect(socket_url, headers={"Authorization": f"Token {DEEPGRAM_KEY}"}) as sock:
+            async with http.ws_connect(
+                socket_url, headers={"Authorization": f"Token {DEEPGRAM_KEY}"}
+            ) as sock:
                 await sock.send_str('{"type": "CloseStream"}')
                 assert (await sock.receive(timeout=10)).type is aiohttp.WSMsgType.TEXT
         async with http.post(
