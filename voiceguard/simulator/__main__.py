@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from typing import Final
 
 from voiceguard.simulator import start_app
@@ -35,7 +36,8 @@ async def serve(host: str, port: int) -> None:
     print(f"  OpenAI    {openai_url}   API key {OPENAI_KEY}")
     print(f"  Deepgram  {deepgram_url}   API key {DEEPGRAM_KEY}")
     print("Run voiceguard in front of them:")
-    print(f"  VOICEGUARD_UPSTREAM_OPENAI={openai_url} VOICEGUARD_UPSTREAM_DEEPGRAM={deepgram_url} voiceguard serve")
+    print(f"  VOICEGUARD_UPSTREAM_OPENAI={openai_url} \\")
+    print(f"  VOICEGUARD_UPSTREAM_DEEPGRAM={deepgram_url} voiceguard serve")
     print("Stop with Ctrl-C.", flush=True)
     try:
         await asyncio.Event().wait()
@@ -49,10 +51,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100, help="OpenAI here, Deepgram on the next port")
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
