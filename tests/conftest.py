@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.leakscan import leak_scan, log_dir  # noqa: F401  (session-wide credential and PII scan)
 from voiceguard import server
 from voiceguard.pii.engine import PATTERN_ONLY, EngineSettings, PiiEngine, build_engine
 from voiceguard.simulator import RunningApp, start_app

@@ -108,9 +108,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def otlp_receiver(directory: Path) -> Iterator[Receiver]:
-    """Run rotel on free ports, printing every span and metric it receives, until the block ends."""
-    receiver = Receiver(free_port(), free_port(), directory / "rotel.out")
+def otlp_receiver(directory: Path, http_port: int | None = None) -> Iterator[Receiver]:
+    """Run rotel on free ports (or ``http_port``), printing every span and metric it receives."""
+    receiver = Receiver(http_port or free_port(), free_port(), directory / "rotel.out")
     args = [
         str(AGENT),
         "start",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.leakscan import keep_output
+
 pytestmark = pytest.mark.slow
 
 
@@ -57,6 +59,7 @@ def test_serve_on_embedded_defaults_answers_health_and_stops_cleanly_on_sigterm(
         finally:
             if process.poll() is None:
                 process.kill()
+    keep_output("cli-serve", err)
     assert process.returncode == 0
     lines = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
     listening = next(line for line in lines if line["event"] == "listening")

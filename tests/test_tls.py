@@ -17,6 +17,7 @@ import pytest
 import websockets
 
 from tests.conftest import ProxyFactory
+from tests.leakscan import keep_output
 from tests.tls import self_signed, trusting
 from voiceguard.simulator import RunningApp
 
@@ -99,6 +100,7 @@ def test_serve_with_tls_flags_answers_https(tmp_path: Path) -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+    keep_output("tls-serve", err)
     assert status == 200, err.decode()
     assert f'"url": "https://127.0.0.1:{port}"' in err.decode()
 

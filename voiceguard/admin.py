@@ -10,15 +10,18 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from aiohttp import web
 
+from voiceguard.config import Settings
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.runtime import Runtime
 
 ADMIN_PREFIX: Final = "/_voiceguard"
 RUNTIME: Final = web.AppKey("runtime", Runtime)
+MIN_ADMIN_TOKEN_CHARS: Final = 24
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -82,3 +85,56 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get(f"{ADMIN_PREFIX}/healthz", healthz)
     app.router.add_get(f"{ADMIN_PREFIX}/readyz", readyz)
     app.router.add_get(f"{ADMIN_PREFIX}/metrics", metrics)
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """A start-up finding about who can reach this process; logged at ``level`` before serving."""
+
+    level: Literal["warning", "error"]
+    event: str
+    message: str
+
+
+def _loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_findings(settings: Settings, admin_token: str | None) -> list[Exposure]:
+    """What an operator must hear about before the first request: clear text on the network, open admin."""
+    findings: list[Exposure] = []
+    exposed = not _loopback_host(settings.listen.host)
+    tls = settings.tls.cert is not None
+    if exposed and not tls:
+        findings.append(
+            Exposure(
+                "warning",
+                "listening_without_tls",
+                f"listening on {settings.listen.host} without TLS: API keys and conversations cross the "
+                "network in clear text; serve TLS (--tls-cert/--tls-key) or terminate it in front",
+            )
+        )
+    if settings.admin.allow_remote and admin_token and not tls:
+        findings.append(
+            Exposure(
+                "error",
+                "admin_exposed_without_tls",
+                "admin.allow_remote is on without TLS: the admin bearer token and consent records are "
+                "readable on the network",
+            )
+        )
+    if admin_token and len(admin_token) < MIN_ADMIN_TOKEN_CHARS:
+        findings.append(
+            Exposure(
+                "warning",
+                "admin_token_short",
+                f"{settings.admin.token_env} is shorter than {MIN_ADMIN_TOKEN_CHARS} characters; "
+                "use a long random value (e.g. openssl rand -hex 32)",
+            )
+        )
+    return findings

@@ -45,6 +45,7 @@ def load(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> S
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from voiceguard import server
+    from voiceguard.keys import KeyError_
     from voiceguard.policy.loader import PolicyError
     from voiceguard.telemetry.logging import configure_logging
 
@@ -60,6 +61,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             f"voiceguard: the policy packs are not usable (see voiceguard policy lint):\n{exc}",
             file=sys.stderr,
         )
+        return 2
+    except KeyError_ as exc:
+        print(f"voiceguard: key material refused: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(

@@ -64,6 +64,23 @@ class TlsConfig(_Section):
         return self
 
 
+class UpstreamTlsConfig(_Section):
+    """How upstream certificates are checked: always verified, against the system store plus ``ca_file``.
+
+    ``ca_file`` (PEM) adds a private CA, e.g. for a vendor reached through an internal gateway. There is no
+    switch to turn verification off.
+    """
+
+    ca_file: Path | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file {str(value)!r}")
+        return value
+
+
 class RouteConfig(_Section):
     """One route: ``/<name>/<path>`` is forwarded to ``<upstream>/<path>`` and parsed as ``protocol``."""
 
@@ -95,17 +112,36 @@ class LimitsConfig(_Section):
     max_inspected_body_bytes: int = Field(16 * MIB, gt=0)
     max_ws_message_bytes: int = Field(16 * MIB, gt=0)
     max_header_bytes: int = Field(16 * 1024, ge=1024)
+    """Longest request line or single header (431 beyond); ``max_headers`` caps how many."""
+    max_headers: int = Field(128, gt=0)
     max_calls: int = Field(10_000, gt=0)
     call_idle_seconds: float = Field(300.0, gt=0)
+    max_calls_per_client: int = Field(200, gt=0)
+    """Concurrent calls one client address may hold open (429 beyond)."""
+    max_websockets: int = Field(2_000, gt=0)
+    """Concurrent WebSocket connections the whole process relays (503 beyond)."""
+    call_requests_per_second: float = Field(20.0, gt=0)
+    """Sustained HTTP requests per named call; ``call_request_burst`` more may come at once (429 beyond)."""
+    call_request_burst: int = Field(50, gt=0)
+    call_ws_messages_per_second: float = Field(500.0, gt=0)
+    """Sustained client WebSocket messages per call (20 ms audio frames are 50/s); close 1008 beyond."""
+    call_ws_message_burst: int = Field(1_000, gt=0)
+    client_address_header: str | None = None
+    """Read the client address from this header (e.g. ``X-Forwarded-For``, its last entry) instead of the
+    peer; set it only when every client reaches voiceguard through a proxy that sets it."""
 
 
 class TimeoutsConfig(_Section):
-    """Upstream timeouts in seconds; ``None`` disables one."""
+    """Timeouts in seconds for the upstream, WebSockets and slow clients; ``None`` disables one."""
 
     connect: float | None = Field(10.0, gt=0)
     first_byte: float | None = Field(120.0, gt=0)
     idle: float | None = Field(120.0, gt=0)
     websocket_handshake: float = Field(15.0, gt=0)
+    websocket_idle: float | None = Field(600.0, gt=0)
+    """A WebSocket with no message either way for this long is closed (1001) on both sides."""
+    client_idle: float | None = Field(60.0, gt=0)
+    """A client that stops sending its request body for this long gets 408 and the upstream is cancelled."""
 
 
 class AdminConfig(_Section):
@@ -380,6 +416,7 @@ class Settings(_Section):
     biometrics: BiometricsConfig = BiometricsConfig()
     audit: AuditConfig = AuditConfig()
     pii: PiiConfig = PiiConfig()
+    upstream_tls: UpstreamTlsConfig = UpstreamTlsConfig()
 
     @field_validator("routes")
     @classmethod

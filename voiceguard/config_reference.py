@@ -46,7 +46,10 @@ MEANINGS: Final[Mapping[str, str]] = {
     "limits.max_inspected_body_bytes": "largest body read whole for guards; larger ones stream through "
     "uninspected (keep above 4 MiB for transcription uploads)",
     "limits.max_ws_message_bytes": "largest WebSocket message relayed (voiceguard's limit, not aiohttp's)",
-    "limits.max_header_bytes": "longest request line or header",
+    "limits.max_headers": "most headers in one request (400 beyond)",
+    "limits.call_request_burst": "requests a named call may make at once, above `call_requests_per_second`",
+    "limits.call_ws_message_burst": "WebSocket messages a call may send at once, above the per-second rate",
+    "upstream_tls.ca_file": "PEM file of extra CAs trusted for upstream TLS (verification stays on)",
     "limits.max_calls": "concurrent calls; beyond it new calls get 503 `too_many_calls`",
     "limits.call_idle_seconds": "a named call with no traffic for this long is ended",
     "timeouts.connect": "connecting to an upstream (504 when exceeded)",

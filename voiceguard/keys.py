@@ -37,6 +37,13 @@ def _check_private(path: Path) -> None:
         raise KeyError_(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
 
 
+def _check_private_directory(path: Path) -> None:
+    """Others who can write the key directory could swap a key in; others who can list it learn key names."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyError_(f"{path} is open to others (mode {mode:o}); run: chmod 700 {path}")
+
+
 def _create_private_once(path: Path, data: bytes) -> bytes:
     """Create ``path`` holding ``data`` unless another process got there first; returns what it holds.
 
@@ -65,6 +72,8 @@ class KeyStore:
 
     def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
         self.directory = data_dir / "keys"
+        if self.directory.exists():
+            _check_private_directory(self.directory)
         env = os.environ if env is None else env
         self._master = self._load_master(env.get(MASTER_KEY_ENV))
         self._cache: dict[str, bytes] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import ssl
@@ -20,7 +21,7 @@ import structlog
 from aiohttp import web
 
 from voiceguard import __version__
-from voiceguard.admin import RUNTIME, add_admin_routes
+from voiceguard.admin import RUNTIME, add_admin_routes, exposure_findings
 from voiceguard.audit.admin_api import add_audit_routes
 from voiceguard.audit.factory import open_store
 from voiceguard.audit.sink import AuditSink
@@ -42,13 +43,16 @@ from voiceguard.pipeline import Pipeline
 from voiceguard.policy.context import PolicyStore, audit_fields
 from voiceguard.policy.loader import default_directory, load_policy_set
 from voiceguard.protocols.base import RequestHead
+from voiceguard.proxy.admission import client_address
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.http import HttpForwarder
+from voiceguard.proxy.paths import escapes_route
 from voiceguard.proxy.policy_watch import PolicyWatcher
 from voiceguard.proxy.runtime import Readiness, Runtime, build_routes
+from voiceguard.proxy.serving import SafeAppRunner, contract_errors
 from voiceguard.proxy.websocket import WebSocketRelay
 from voiceguard.records import ClosableSink, Sink
-from voiceguard.redaction import MaskEverything, RecordRedactor
+from voiceguard.redaction import MaskEverything, RecordRedactor, recordable_path
 from voiceguard.telemetry import names
 from voiceguard.telemetry.export import build_resource, metric_readers, run_bounded
 from voiceguard.telemetry.logging import RequestLogSink
@@ -66,10 +70,6 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Forward ``/<route>/<path>`` to the route's upstream, as HTTP or as a WebSocket."""
     handler_started = time.perf_counter_ns()
     runtime = request.app[RUNTIME]
-    if runtime.audit.refuses_traffic:
-        return error_response(
-            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
-        )
     name = request.match_info["route"]
     route = runtime.routes.get(name)
     if route is None:
@@ -83,6 +83,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
 
     raw_path = request.rel_url.raw_path
     path = raw_path[len(name) + 1 :] or "/"
+    if escapes_route(path):
+        return error_response(400, "bad_request", "the path must not contain '.' or '..' segments")
     head = RequestHead(
         method=request.method,
         path=path,
@@ -100,18 +102,35 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         info=codec.info if codec is not None else route.passthrough_info,
         transport=transport,
         method=request.method,
-        path=path,
+        path=recordable_path(path),
     )
     if exchange is None:
         return error_response(
             503, "too_many_calls", "voiceguard is at its configured limit of concurrent calls"
         )
-    if runtime.consent is not None:
-        await runtime.consent.attach(exchange.call)
-    runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
-    if websocket:
-        return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
-    return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
+    limits = runtime.settings.limits
+    client = client_address(request.remote, request.headers, limits.client_address_header)
+    if runtime.audit.refuses_traffic:
+        # Recorded like any exchange: the access log and metrics now, the audit log once it is back.
+        exchange.outcome = "audit_unavailable"
+        runtime.pipeline.finish_exchange(exchange, status=503)
+        return error_response(
+            503, "audit_unavailable", "the audit log cannot record requests and is configured to fail closed"
+        )
+    refusal = runtime.admission.admit(client, exchange)
+    if refusal is not None:
+        exchange.outcome = refusal.error_type
+        runtime.pipeline.finish_exchange(exchange, status=refusal.status)
+        return error_response(refusal.status, refusal.error_type, refusal.message, headers=refusal.headers)
+    try:
+        if runtime.consent is not None:
+            await runtime.consent.attach(exchange.call)
+        runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - handler_started)
+        if websocket:
+            return await WebSocketRelay(runtime, route, request, exchange, ws_codec).run(head)
+        return await HttpForwarder(runtime, route, request, exchange, http_codec).run(head)
+    finally:
+        runtime.admission.release(client, exchange)
 
 
 def _build_pii(settings: Settings, metrics: Metrics) -> PiiEngine | None:
@@ -239,7 +258,9 @@ def build_app(
         settings.biometrics.retention_sweep_seconds,
         audit=runtime.audit,
     )
-    app = web.Application(client_max_size=settings.limits.max_request_body_bytes)
+    app = web.Application(
+        client_max_size=settings.limits.max_request_body_bytes, middlewares=[contract_errors]
+    )
     app[RUNTIME] = runtime
     add_admin_routes(app)
     add_audit_routes(app)
@@ -344,12 +365,10 @@ async def start(
 ) -> RunningServer:
     """Start listening; returns once the socket is bound (port 0 picks a free port)."""
     app = build_app(settings, extra_sinks=extra_sinks, guards=guards)
-    runner = web.AppRunner(
+    runner = SafeAppRunner(
         app,
-        handler_cancellation=True,
-        access_log=None,
-        max_line_size=settings.limits.max_header_bytes,
-        max_field_size=settings.limits.max_header_bytes,
+        max_header_bytes=settings.limits.max_header_bytes,
+        max_headers=settings.limits.max_headers,
         shutdown_timeout=5.0,
     )
     await runner.setup()
@@ -364,6 +383,12 @@ async def start(
 async def serve_forever(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then shut down cleanly (sinks flushed, calls ended)."""
     server = await start(settings)
+    for finding in exposure_findings(settings, server.runtime.admin_token):
+        log.log(
+            logging.ERROR if finding.level == "error" else logging.WARNING,
+            finding.event,
+            problem=finding.message,
+        )
     log.info(
         "listening",
         url=server.url,

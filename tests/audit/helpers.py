@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.leakscan import output_file
 from voiceguard.events import Event, PolicyDecision, PromptText
 from voiceguard.guards.base import GuardContext
 from voiceguard.session import Call
@@ -129,18 +130,19 @@ async def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 
 
 async def start_serving(config: Path, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    """``voiceguard serve`` as a real process (output discarded)."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceguard",
-        "serve",
-        "--config",
-        str(config),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    """``voiceguard serve`` as a real process (output kept for the session's credential scan)."""
+    with output_file("audit-serve").open("wb") as output:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voiceguard",
+            "serve",
+            "--config",
+            str(config),
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
 
 
 async def wait_ready(base: str, process: asyncio.subprocess.Process) -> None:

@@ -6,18 +6,17 @@ import asyncio
 import os
 import signal
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import pytest
 import yaml
 
 from tests.audit.conftest import PG_DSN
 from tests.audit.helpers import chat, eventually, free_port, metric, run, start_serving, wait_ready
 from tests.conftest import ProxyFactory
+from tests.postgres import cut_off, own_database, reconnect
 from voiceguard.audit.chain import CheckpointSigner
 from voiceguard.audit.postgres import PostgresStore
 from voiceguard.audit.record import RecordFilter
@@ -26,23 +25,11 @@ from voiceguard.keys import KeyStore
 from voiceguard.simulator import RunningApp
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(PG_DSN)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
     """A database of its own, so the test can cut every connection to it without touching anyone else."""
-    name = f"vg_test_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    yield name
-    await _admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-    await _admin(f'DROP DATABASE IF EXISTS "{name}"')
+    async with own_database() as name:
+        yield name
 
 
 async def test_a_database_outage_shows_in_readyz_and_metrics_and_the_log_recovers(
@@ -63,13 +50,12 @@ async def test_a_database_outage_shows_in_readyz_and_metrics_and_the_log_recover
             return await ready() == expected
 
         assert await chat(client, proxy.url, "before") == 200
-        await _admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-        await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
+        await cut_off(database)
         assert await chat(client, proxy.url, "during") == 200
         await eventually(lambda: is_ready(503))
         async with client.get(f"{proxy.url}/_voiceguard/metrics") as response:
             assert metric(await response.text(), "voiceguard_audit_store_up") == 0
-        await _admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await reconnect(database)
         await eventually(lambda: is_ready(200))
         assert await chat(client, proxy.url, "after") == 200
     await proxy.close()

@@ -61,7 +61,8 @@ def positive_int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value if value > 0 else None
-    if isinstance(value, str) and value.isdigit():
+    # ASCII only and bounded: "²".isdigit() is true, and int() refuses more than 4300 digits.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         number = int(value)
         return number if number > 0 else None
     return None
@@ -86,7 +87,7 @@ class AudioFormat:
 
 
 UNKNOWN: Final = AudioFormat()
-_RATE: Final = re.compile(r"rate=(\d+)")
+_RATE: Final = re.compile(r"rate=([0-9]{1,9})")
 
 
 def from_elevenlabs(output_format: str | None) -> AudioFormat:

@@ -139,24 +139,28 @@ class AgentSocketCodec(JsonSocketCodec):
         """Earlier conversation: messages by role, and function calls with their arguments and results."""
         events: list[Event] = []
         for index, item in enumerate(as_list(items)):
-            if not isinstance(item, dict):
-                continue
-            item_path = (*path, index)
-            role_name = item.get("role")
-            role = _ROLES.get(role_name, TextRole.USER) if isinstance(role_name, str) else None
-            if role is not None:
-                events.extend(self._texts(message, item, [("content", role)], item_path))
-            for call_index, call in enumerate(as_list(item.get("function_calls"))):
-                if isinstance(call, dict):
-                    call_path = (*item_path, "function_calls", call_index)
-                    events.extend(
-                        self._texts(
-                            message,
-                            call,
-                            [("arguments", TextRole.ASSISTANT), ("response", TextRole.TOOL)],
-                            call_path,
-                        )
+            if isinstance(item, dict):
+                events.extend(self._history_item(message, item, (*path, index)))
+        return events
+
+    def _history_item(self, message: int, item: Mapping[str, Any], item_path: JsonPath) -> list[Event]:
+        """One history entry found at ``item_path`` (``()`` when the message itself is the entry)."""
+        events: list[Event] = []
+        role_name = item.get("role")
+        role = _ROLES.get(role_name, TextRole.USER) if isinstance(role_name, str) else None
+        if role is not None:
+            events.extend(self._texts(message, item, [("content", role)], item_path))
+        for call_index, call in enumerate(as_list(item.get("function_calls"))):
+            if isinstance(call, dict):
+                call_path = (*item_path, "function_calls", call_index)
+                events.extend(
+                    self._texts(
+                        message,
+                        call,
+                        [("arguments", TextRole.ASSISTANT), ("response", TextRole.TOOL)],
+                        call_path,
                     )
+                )
         return events
 
     @staticmethod
@@ -208,7 +212,7 @@ class AgentSocketCodec(JsonSocketCodec):
         if kind == "FunctionCallResponse":
             return self._texts(message, body, [("content", TextRole.TOOL)])
         if kind == "History":
-            return self._history(message, [body], ()) if "function_calls" in body or "role" in body else []
+            return self._history_item(message, body, ()) if "function_calls" in body or "role" in body else []
         if kind in ("Error", "Warning"):
             return [upstream_error(body)]
         return []

@@ -150,7 +150,8 @@ class ListenRestCodec:
         self._query = head.query
         events = biometric_requests(head.query)
         length = head.headers.get("Content-Length", "")
-        if not head.headers.get("Content-Type", "").startswith("application/json") and length.isdigit():
+        audio = not head.headers.get("Content-Type", "").startswith("application/json")
+        if audio and length.isascii() and length.isdigit():
             events.append(listen_audio_format(head.query).chunk(Direction.TO_UPSTREAM, int(length)))
         self._events = events
         return events

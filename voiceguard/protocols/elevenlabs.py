@@ -206,7 +206,7 @@ class SpeechCodec:
         if status != 200:
             return None
         count = headers.get("x-character-count", "")
-        characters = int(count) if count.isdigit() else None
+        characters = int(count) if count.isascii() and count.isdigit() else None
         if not self._timestamps:
             return AudioCodec(self._fmt, characters)
         if self._streamed:

@@ -42,40 +42,62 @@ def _skip_ws(raw: bytes, pos: int) -> int:
     return match.end() if match else pos
 
 
+def _key_end(raw: bytes, pos: int) -> int:
+    """Past an object key and its colon (and the spaces after), at the start of the member's value."""
+    key = _STRING.match(raw, pos)
+    if not key:
+        raise JsonSpanError(f"expected a key at {pos}")
+    pos = _skip_ws(raw, key.end())
+    if raw[pos : pos + 1] != b":":
+        raise JsonSpanError(f"expected ':' at {pos}")
+    return _skip_ws(raw, pos + 1)
+
+
 def _value_end(raw: bytes, pos: int) -> int:
-    """Return the index just past the JSON value starting at ``pos``."""
-    char = raw[pos : pos + 1]
-    if char == b'"':
-        match = _STRING.match(raw, pos)
-        if not match:
-            raise JsonSpanError(f"unterminated string at {pos}")
-        return match.end()
-    if char in (b"{", b"["):
-        closing = b"}" if char == b"{" else b"]"
-        pos = _skip_ws(raw, pos + 1)
-        if raw[pos : pos + 1] == closing:
-            return pos + 1
-        while True:
-            if char == b"{":
-                key = _STRING.match(raw, pos)
-                if not key:
-                    raise JsonSpanError(f"expected a key at {pos}")
-                pos = _skip_ws(raw, key.end())
-                if raw[pos : pos + 1] != b":":
-                    raise JsonSpanError(f"expected ':' at {pos}")
-                pos = _skip_ws(raw, pos + 1)
-            pos = _skip_ws(raw, _value_end(raw, pos))
+    """Return the index just past the JSON value starting at ``pos``.
+
+    Iterative, with the open containers on a list: a message nested a thousand deep (which the JSON parser
+    still accepts) must not exhaust Python's recursion limit in the middle of a request.
+    """
+    closers: list[bytes] = []
+    while True:
+        char = raw[pos : pos + 1]
+        if char == b'"':
+            match = _STRING.match(raw, pos)
+            if not match:
+                raise JsonSpanError(f"unterminated string at {pos}")
+            pos = match.end()
+        elif char == b"{" or char == b"[":
+            closing = b"}" if char == b"{" else b"]"
+            pos = _skip_ws(raw, pos + 1)
+            if raw[pos : pos + 1] == closing:
+                pos += 1
+            else:
+                closers.append(closing)
+                if char == b"{":
+                    pos = _key_end(raw, pos)
+                continue
+        else:
+            match = _SCALAR.match(raw, pos)
+            if not match:
+                raise JsonSpanError(f"unexpected {char!r} at {pos}")
+            pos = match.end()
+        # A value ended at ``pos``: close the containers it ends, or move on to the next member.
+        while closers:
+            pos = _skip_ws(raw, pos)
             separator = raw[pos : pos + 1]
             if separator == b",":
                 pos = _skip_ws(raw, pos + 1)
-            elif separator == closing:
-                return pos + 1
+                if closers[-1] == b"}":
+                    pos = _key_end(raw, pos)
+                break
+            if separator == closers[-1]:
+                closers.pop()
+                pos += 1
             else:
-                raise JsonSpanError(f"expected ',' or {closing!r} at {pos}")
-    match = _SCALAR.match(raw, pos)
-    if not match:
-        raise JsonSpanError(f"unexpected {char!r} at {pos}")
-    return match.end()
+                raise JsonSpanError(f"expected ',' or {closers[-1]!r} at {pos}")
+        else:
+            return pos
 
 
 def _members(raw: bytes, start: int) -> list[tuple[str | int, int, int, int]]:

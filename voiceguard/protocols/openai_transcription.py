@@ -69,7 +69,7 @@ class TranscriptionCodec:
     def __init__(self, head: RequestHead, *, translation: bool) -> None:
         self.info = TRANSLATION if translation else TRANSCRIPTION
         length = head.headers.get("Content-Length", "")
-        self._length = int(length) if length.isdigit() else None
+        self._length = int(length) if length.isascii() and length.isdigit() else None
         self.needs_request_body = self._length is not None and self._length <= INSPECTED_UPLOAD_BYTES
         self._boundary = multipart.boundary_of(head.headers.get("Content-Type", ""))
         self._message = new_message_id()

@@ -45,30 +45,43 @@ def parse_event(raw: bytes) -> SseEvent:
 
 
 class SseSplitter:
-    """Cuts a byte stream into complete events; bounded by ``max_event_bytes``."""
+    """Cuts a byte stream into complete events; bounded by ``max_event_bytes``.
+
+    A partial event is kept in a growing buffer and only its new bytes are searched for a boundary, so an
+    event arriving in thousands of small chunks costs linear time, not quadratic.
+    """
 
     __slots__ = ("_buffer", "_max")
 
     def __init__(self, max_event_bytes: int) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()
         self._max = max_event_bytes
 
     def feed(self, data: bytes) -> list[SseEvent]:
-        buffer = self._buffer + data if self._buffer else data
+        buffer: bytes | bytearray = data
+        search_from = 0
+        if self._buffer:
+            # A boundary is at most 4 bytes long, so none can start before the last 3 bytes already searched.
+            search_from = max(0, len(self._buffer) - 3)
+            self._buffer += data
+            buffer = self._buffer
         events: list[SseEvent] = []
         start = 0
-        for match in _BOUNDARY.finditer(buffer):
+        for match in _BOUNDARY.finditer(buffer, search_from):
             end = match.end()
-            events.append(parse_event(buffer[start:end]))
+            events.append(parse_event(bytes(buffer[start:end])))
             start = end
-        self._buffer = buffer[start:]
+        if buffer is data:
+            self._buffer = bytearray(data[start:])
+        elif start:
+            del self._buffer[:start]
         if len(self._buffer) > self._max:
             raise WireLimitExceeded(f"server-sent event larger than {self._max} bytes")
         return events
 
     def end(self) -> list[SseEvent]:
         """The stream closed; a trailing event without its blank line is still an event."""
-        tail, self._buffer = self._buffer, b""
+        tail, self._buffer = bytes(self._buffer), bytearray()
         if not tail.strip():
             return [SseEvent(raw=tail, event=None, data=None)] if tail else []
         return [parse_event(tail)]

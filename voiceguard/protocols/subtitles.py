@@ -12,7 +12,7 @@ from typing import Final
 
 _BLOCK: Final = re.compile(rb"(?:\r?\n){2,}")
 _LINE: Final = re.compile(rb"\r?\n")
-_TIME: Final = re.compile(rb"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{3})")
+_TIME: Final = re.compile(rb"(?:(\d{1,6}):)?(\d{1,2}):(\d{2})[,.](\d{3})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+WS_GOING_AWAY: Final = 1001
 WS_POLICY_VIOLATION: Final = 1008
 WS_MESSAGE_TOO_BIG: Final = 1009
 WS_INTERNAL_ERROR: Final = 1011

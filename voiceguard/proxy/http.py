@@ -27,6 +27,7 @@ from voiceguard.events import Direction
 from voiceguard.guards.base import Blocked
 from voiceguard.protocols.base import HttpCodec, RequestHead, StreamCodec, same_events
 from voiceguard.protocols.sse import WireLimitExceeded
+from voiceguard.proxy.body import BodyFailed, BodyFailure, StreamedBody, read_body
 from voiceguard.proxy.errors import error_response
 from voiceguard.proxy.runtime import Route, Runtime
 from voiceguard.session import Exchange
@@ -37,39 +38,6 @@ READ_WHOLE_BODY_BYTES: Final = 1024 * 1024
 
 class _ClientGone(Exception):
     """The client closed its connection; there is nobody left to answer."""
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _LimitedBody:
-    """Streams the request body upstream, refusing to go past ``limit`` bytes.
-
-    aiohttp wraps an exception raised inside a streamed body into its own client error, so the reason is
-    kept on ``exceeded`` for the forwarder to answer 413 rather than 502.
-    """
-
-    __slots__ = ("exceeded", "exchange", "limit", "request")
-
-    def __init__(self, request: web.Request, limit: int, exchange: Exchange) -> None:
-        self.request = request
-        self.limit = limit
-        self.exchange = exchange
-        self.exceeded = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        total = 0
-        while True:
-            chunk = await self.request.content.readany()
-            if not chunk:
-                return
-            total += len(chunk)
-            self.exchange.bytes_from_client = total
-            if total > self.limit:
-                self.exceeded = True
-                raise _BodyTooLarge
-            yield chunk
 
 
 class HttpForwarder:
@@ -101,7 +69,8 @@ class HttpForwarder:
             exchange.outcome = "blocked"
             return self._refuse(blocked)
         except asyncio.CancelledError:
-            exchange.outcome = "client_disconnected"
+            if exchange.outcome == "ok":  # an outcome set before the client left (e.g. idle) stands
+                exchange.outcome = "client_disconnected"
             raise
         finally:
             if exchange.finished_ns is None:
@@ -124,7 +93,8 @@ class HttpForwarder:
         headers.update(exchange.upstream_headers)
         query = head.query
         body: bytes | io.BytesIO | AsyncIterator[bytes] | None = None
-        streamed: _LimitedBody | None = None
+        streamed: StreamedBody | None = None
+        timeouts = runtime.settings.timeouts
         inspect_body = codec is not None and codec.needs_request_body
         runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - prepare_started)
         if inspect_body and length is not None and length > limits.max_inspected_body_bytes:
@@ -132,13 +102,20 @@ class HttpForwarder:
                 413, "request_too_large", f"request body exceeds {limits.max_inspected_body_bytes} bytes"
             )
         if request.body_exists and (inspect_body or (length is not None and length <= READ_WHOLE_BODY_BYTES)):
-            body = await self._read_body(
-                limits.max_inspected_body_bytes if inspect_body else READ_WHOLE_BODY_BYTES
-            )
-            if body is None:
-                return self._error(413, "request_too_large", "request body exceeds the configured limit")
+            limit = limits.max_inspected_body_bytes if inspect_body else READ_WHOLE_BODY_BYTES
+            try:
+                body = await read_body(request, limit, timeouts.client_idle, exchange)
+            except BodyFailed as failed:
+                return self._body_failed(failed.reason)
         elif request.body_exists:
-            streamed = _LimitedBody(request, limits.max_request_body_bytes, exchange)
+            streamed = StreamedBody(
+                request,
+                exchange,
+                limit=limits.max_request_body_bytes,
+                idle=timeouts.client_idle,
+                upstream_idle=timeouts.idle,
+                first_byte=timeouts.first_byte,
+            )
             body = streamed.__aiter__()
             if length is not None:
                 headers["Content-Length"] = str(length)
@@ -164,30 +141,45 @@ class HttpForwarder:
             )  # aiohttp writes large in-memory bodies in slices, not in one blocking call
         prepare_started = time.perf_counter_ns()
         url = self.route.upstream_url(head.path).with_query(query)
-        timeouts = runtime.settings.timeouts
         runtime.pipeline.add_overhead(exchange, time.perf_counter_ns() - prepare_started)
         runtime.pipeline.request_sent(exchange)
         try:
-            async with asyncio.timeout(timeouts.first_byte):
-                upstream = await runtime.http.request(
-                    request.method,
-                    url,
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    compress=None,
-                )
-        except _BodyTooLarge:
-            return self._error(413, "request_too_large", "request body exceeds the configured limit")
+            async with asyncio.timeout(timeouts.first_byte) as first_byte_timer:
+                if streamed is not None:
+                    streamed.timer = first_byte_timer
+                try:
+                    upstream = await runtime.http.request(
+                        request.method,
+                        url,
+                        headers=headers,
+                        data=body,
+                        allow_redirects=False,
+                        compress=None,
+                    )
+                finally:
+                    if streamed is not None:
+                        streamed.timer = None
+        except BodyFailed as failed:
+            return self._body_failed(failed.reason)
+        except aiohttp.ConnectionTimeoutError:
+            return self._upstream_failed(
+                504, "upstream_connect_timeout", "the upstream did not accept a connection in time"
+            )
         except TimeoutError:
+            if streamed is not None and streamed.failure is not None:
+                return self._body_failed(streamed.failure)
             return self._upstream_failed(504, "upstream_timeout", "the upstream did not answer in time")
+        except aiohttp.ClientSSLError:
+            return self._upstream_failed(
+                502, "upstream_tls_error", "the upstream's TLS certificate could not be verified"
+            )
         except aiohttp.ClientConnectorError:
             return self._upstream_failed(
                 502, "upstream_unreachable", "the upstream refused or could not be reached"
             )
         except (aiohttp.ClientError, OSError):
-            if streamed is not None and streamed.exceeded:
-                return self._error(413, "request_too_large", "request body exceeds the configured limit")
+            if streamed is not None and streamed.failure is not None:
+                return self._body_failed(streamed.failure)
             if request.transport is None or request.transport.is_closing():
                 exchange.outcome = "client_disconnected"
                 raise asyncio.CancelledError from None
@@ -196,20 +188,6 @@ class HttpForwarder:
             return await self._relay_response(upstream)
         finally:
             upstream.release()
-
-    async def _read_body(self, limit: int) -> bytes | None:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            chunk = await self.request.content.readany()
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                return None
-            chunks.append(chunk)
-        self.exchange.bytes_from_client = total
-        return b"".join(chunks)
 
     # --- response ------------------------------------------------------------------------------------------
 
@@ -317,6 +295,11 @@ class HttpForwarder:
         self.exchange.status = status
         self.exchange.outcome = error_type
         return error_response(status, error_type, message)
+
+    def _body_failed(self, reason: BodyFailure) -> web.Response:
+        if reason == "client_stalled":
+            return self._error(408, "client_timeout", "the request body stopped arriving")
+        return self._error(413, "request_too_large", "request body exceeds the configured limit")
 
     def _upstream_failed(self, status: int, error_type: str, message: str) -> web.Response:
         self.exchange.error_type = error_type

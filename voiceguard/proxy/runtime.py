@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -19,6 +20,7 @@ from voiceguard.pipeline import Pipeline
 from voiceguard.policy.context import PolicyStore
 from voiceguard.protocols import build_adapter
 from voiceguard.protocols.base import ExchangeInfo, ProtocolAdapter
+from voiceguard.proxy.admission import Admission
 from voiceguard.redaction import MaskEverything, RecordRedactor
 from voiceguard.telemetry.metrics import Metrics
 
@@ -76,6 +78,14 @@ def _no_redirects() -> aiohttp.TraceConfig:
     return trace
 
 
+def upstream_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Upstream certificates are always verified: system store (``SSL_CERT_FILE``) plus ``ca_file``."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
 @dataclass(slots=True)
 class Readiness:
     """Named health checks that ``/readyz`` reports; a component registers its own."""
@@ -112,6 +122,10 @@ class Runtime:
     retention: RetentionSweeper | None = None
     speakers: SpeakerChangeDetector | None = None
     """Speaker-change detection, when ``biometrics.speaker_model`` is set (needs the ``speaker`` extra)."""
+    admission: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.settings.limits)
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -126,7 +140,7 @@ class Runtime:
             limit=0,
             limit_per_host=0,
             ttl_dns_cache=300,
-            ssl=ssl.create_default_context(),
+            ssl=upstream_ssl_context(self.settings.upstream_tls.ca_file),
             enable_cleanup_closed=True,
         )
         self.client = aiohttp.ClientSession(

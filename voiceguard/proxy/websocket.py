@@ -24,7 +24,9 @@ from voiceguard.protocols.base import CallerAudioSource, RequestHead, WireUnit, 
 from voiceguard.proxy.audio import ClientAudioFilter, client_audio
 from voiceguard.proxy.errors import (
     WS_BAD_GATEWAY,
+    WS_GOING_AWAY,
     WS_INTERNAL_ERROR,
+    WS_POLICY_VIOLATION,
     error_response,
     ws_reason,
 )
@@ -50,6 +52,7 @@ class WebSocketRelay:
 
     __slots__ = (
         "_closed_by",
+        "_last_message",
         "audio_filter",
         "codec",
         "exchange",
@@ -68,6 +71,7 @@ class WebSocketRelay:
         self.exchange = exchange
         self.codec = codec
         self._closed_by: str | None = None
+        self._last_message = 0.0
         biometrics = runtime.settings.biometrics
         self.audio_filter = (
             ClientAudioFilter(biometrics.anonymise_alpha)
@@ -110,7 +114,8 @@ class WebSocketRelay:
             await client_ws.close(code=blocked.close_code, message=ws_reason(blocked.message))
             return client_ws
         except asyncio.CancelledError:
-            exchange.outcome = "client_disconnected"
+            if exchange.outcome == "ok":  # an outcome set before the client left (e.g. idle) stands
+                exchange.outcome = "client_disconnected"
             raise
         finally:
             if self.speaker_feed is not None:
@@ -154,20 +159,24 @@ class WebSocketRelay:
                 f"the upstream refused the WebSocket upgrade with status {exc.status}",
             )
         except UpstreamRedirected:
-            exchange.status, exchange.error_type = 502, "upstream_redirected"
-            return error_response(
+            return self._failed(
                 502, "upstream_redirected", "the upstream answered with a redirect, not followed"
             )
-        except TimeoutError:
-            exchange.status, exchange.error_type = 504, "upstream_timeout"
-            return error_response(
-                504, "upstream_timeout", "the upstream did not accept the WebSocket in time"
+        except aiohttp.ClientSSLError:
+            return self._failed(
+                502, "upstream_tls_error", "the upstream's TLS certificate could not be verified"
             )
+        except TimeoutError:
+            return self._failed(504, "upstream_timeout", "the upstream did not accept the WebSocket in time")
         except (aiohttp.ClientError, OSError):
-            exchange.status, exchange.error_type = 502, "upstream_unreachable"
-            return error_response(502, "upstream_unreachable", "the upstream refused or could not be reached")
+            return self._failed(502, "upstream_unreachable", "the upstream refused or could not be reached")
         runtime.pipeline.first_byte(exchange)
         return upstream
+
+    def _failed(self, status: int, error_type: str, message: str) -> web.Response:
+        self.exchange.status = status
+        self.exchange.error_type = self.exchange.outcome = error_type
+        return error_response(status, error_type, message)
 
     async def _accept_client(self, upstream: UpstreamSocket) -> ClientSocket:
         limits = self.runtime.settings.limits
@@ -191,12 +200,10 @@ class WebSocketRelay:
         to_client = asyncio.create_task(self._pump(upstream, client_ws, Direction.TO_CLIENT))
         blocked: Blocked | None = None
         try:
-            done, _pending = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                failure = task.exception()
-                if failure is not None:
-                    blocked = failure if isinstance(failure, Blocked) else None
-                    raise failure
+            await self._until_one_ends_or_idle({to_upstream, to_client}, client_ws, upstream)
+        except Blocked as failure:
+            blocked = failure
+            raise
         finally:
             for task in (to_upstream, to_client):
                 if not task.done():
@@ -209,14 +216,47 @@ class WebSocketRelay:
                 if not socket.closed:
                     await _close_quietly(socket, WS_INTERNAL_ERROR, b"relay ended")
 
+    async def _until_one_ends_or_idle(
+        self, pumps: set[asyncio.Task[None]], client_ws: ClientSocket, upstream: UpstreamSocket
+    ) -> None:
+        """Wait for a pump to end; close both sides when no message went either way for ``websocket_idle``."""
+        idle = self.runtime.settings.timeouts.websocket_idle
+        loop = asyncio.get_running_loop()
+        self._last_message = loop.time()
+        while True:
+            wait = None if idle is None else max(0.0, self._last_message + idle - loop.time())
+            done, _pending = await asyncio.wait(pumps, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = task.exception()
+                if failure is not None:
+                    raise failure
+            if done:
+                return
+            if idle is not None and loop.time() - self._last_message >= idle:
+                self.exchange.outcome = "idle_timeout"
+                reason = ws_reason("idle timeout")
+                # Upstream first: once the client's side is closed aiohttp cancels this handler.
+                await _close_quietly(upstream, WS_GOING_AWAY, reason)
+                await _close_quietly(client_ws, WS_GOING_AWAY, reason)
+                return
+
+    def _rate_limited(self) -> bool:
+        """The client outran its call's message budget (``limits.call_ws_messages_per_second``)."""
+        if self.runtime.admission.ws_message_allowed(self.exchange.call):
+            return False
+        self.exchange.outcome = "rate_limited"
+        return True
+
     async def _pump(self, source: _Socket, sink: _Socket, direction: Direction) -> None:
         """Relay frames from ``source`` to ``sink`` until one side closes."""
         exchange = self.exchange
         codec = self.codec
         pipeline = self.runtime.pipeline
         to_client = direction is Direction.TO_CLIENT
+        loop = asyncio.get_running_loop()
         while True:
             message = await source.receive()
+            self._last_message = loop.time()
             kind = message.type
             if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
                 data: bytes = message.data
@@ -225,6 +265,12 @@ class WebSocketRelay:
                     exchange.messages_to_client += 1
                     exchange.bytes_to_client += len(data)
                 else:
+                    if self._rate_limited():
+                        await _close_quietly(
+                            source, WS_POLICY_VIOLATION, ws_reason("message rate limit exceeded")
+                        )
+                        await _close_quietly(sink, WS_GOING_AWAY, ws_reason("client closed by voiceguard"))
+                        return
                     exchange.messages_from_client += 1
                     exchange.bytes_from_client += len(data)
                 if codec is None:
@@ -263,8 +309,13 @@ class WebSocketRelay:
                 code = message.data if isinstance(message.data, int) else 1000
                 reason = (message.extra or "").encode("utf-8")[:123]
                 self._closed_by = "upstream" if to_client else "client"
-                await _close_quietly(sink, code, reason)
-                await _close_quietly(source, code, b"")
+                if to_client:
+                    # Answer the upstream before the client: closing the client's side cancels this handler.
+                    await _close_quietly(source, code, b"")
+                    await _close_quietly(sink, code, reason)
+                else:
+                    await _close_quietly(sink, code, reason)
+                    await _close_quietly(source, code, b"")
                 return
             elif kind is WSMsgType.CLOSING:
                 # Our own close of this socket (relaying the other side's close) interrupted the read.
