@@ -9,7 +9,6 @@ protocol the service speaks, and a live request to it is answered by that route'
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
 import sys
@@ -20,6 +19,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ProxyFactory
+from tests.example_modules import load_example
 from voiceguard.config import DEFAULT_ROUTES
 from voiceguard.server import RunningServer
 from voiceguard.simulator import RunningApp, start_app
@@ -90,19 +90,11 @@ async def test_deepgram_live_example_is_told_diarization_was_stripped(
     assert not any(key.startswith("diarize") for key, _ in listen.query)
 
 
-def _load(path: Path, name: str) -> object:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_twilio_bridge_example_answers_a_phone_call_through_voiceguard(
     make_proxy: ProxyFactory, vendors: dict[str, RunningApp], vendor: Backend
 ) -> None:
-    agent_module = _load(EXAMPLES / "twilio" / "agent_server.py", "example_twilio_agent")
-    agent_app = agent_module.app()  # type: ignore[attr-defined]
+    agent_module = load_example(EXAMPLES / "twilio" / "agent_server.py")
+    agent_app = agent_module.app()
     config = (EXAMPLES / "twilio" / "voiceguard.yaml").read_text(encoding="utf-8")
     assert "protocol: twilio" in config
     agent = await start_app(agent_app)
@@ -111,7 +103,7 @@ async def test_twilio_bridge_example_answers_a_phone_call_through_voiceguard(
             {name: app.url for name, app in vendors.items()},
             routes={"phone": {"upstream": agent.url, "protocol": "twilio"}},
         )
-        agent_module.VOICEGUARD = proxy.url  # type: ignore[attr-defined]
+        agent_module.VOICEGUARD = proxy.url
         out = await run_example(EXAMPLES / "twilio" / "call.py", proxy)
     finally:
         await agent.close()
