@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/voiceguard demo
 
 test: $(STAMP) services
-	$(BIN)/ruff check voiceguard tests benchmarks
+	$(BIN)/ruff check voiceguard tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
@@ -28,12 +28,12 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.realtime_frames
 
 lint: $(STAMP)
-	$(BIN)/ruff check voiceguard tests benchmarks
-	$(BIN)/ruff format --check voiceguard tests benchmarks
+	$(BIN)/ruff check voiceguard tests benchmarks examples
+	$(BIN)/ruff format --check voiceguard tests benchmarks examples
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) voiceguard-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) voiceguard-data voiceguard-demo .pytest_cache .mypy_cache .ruff_cache
 
 # What the end-to-end tests run against besides Python: nginx in front of three replicas (tests/test_replicas.py)
 # and the machine's PostgreSQL (shared audit log and consent registry). Installed or started when missing and

@@ -5,7 +5,6 @@ drive a real call through voiceguard."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +15,7 @@ import yaml
 
 from dashboards import build
 from tests.conftest import ProxyFactory
+from tests.example_modules import load_example
 from voiceguard.config import load_settings
 from voiceguard.records import TurnFinished
 from voiceguard.simulator import start_app
@@ -141,11 +141,7 @@ def test_the_examples_voiceguard_config_is_valid() -> None:
 
 
 def example_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example(EXAMPLE / f"{name}.py")
 
 
 async def test_the_traffic_script_drives_calls_through_voiceguard(

@@ -14,6 +14,7 @@ from voiceguard.events import (
     TextDelta,
     Transcript,
     Usage,
+    Word,
 )
 from voiceguard.turns import TURN_IDLE_NS, TurnTracker
 
@@ -92,3 +93,17 @@ def test_a_finished_turn_closes_after_it_goes_idle() -> None:
     assert tracker.drain(100 * MS + TURN_IDLE_NS - 1) == []
     [turn] = tracker.drain(100 * MS + TURN_IDLE_NS)
     assert (turn.input_tokens, turn.output_tokens) == (10, 5)
+
+
+def test_endpointed_transcript_times_end_of_speech_detection_from_its_last_word() -> None:
+    tracker = TurnTracker()
+    # Deepgram live: no VAD event, the final result carries speech_final and word times in the stream
+    for frame in range(10):
+        tracker.observe(Stage.STT, AudioChunk(Direction.TO_UPSTREAM, 3200, 0.1), (frame * 100) * MS)
+    words = (Word("pay", 0.1, 0.4), Word("bill", 0.4, 0.7))
+    tracker.observe(Stage.STT, Transcript("pay bill", is_final=True, end_of_turn=True, words=words), 880 * MS)
+    [turn] = tracker.drain(10_000 * MS, ending=True)
+    breakdown = turn.breakdown_ms()
+    assert turn.end_of_speech_source == "stt_endpointing"
+    assert breakdown["end_of_speech_detection"] == 280.0  # the frame holding 0.7 s arrived at 600 ms
+    assert breakdown["stt_finalization"] == 0.0

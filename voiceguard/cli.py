@@ -74,6 +74,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from voiceguard import server
+    from voiceguard.demo.command import run
+
+    return run(args, server.start)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voiceguard", description=__doc__)
     parser.add_argument("--version", action="version", version=f"voiceguard {__version__}")
@@ -99,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands = add_policy_parser(commands)
     add_publish_command(policy_commands, _add_config_argument, load)
     add_audit_commands(commands, _add_config_argument)
+    from voiceguard.demo.command import add_demo_command
+
+    add_demo_command(commands, _cmd_demo)
     return parser
 
 

@@ -285,7 +285,9 @@ class BiometricsConfig(_Section):
     enforcement: Literal["strip", "refuse"] = "strip"
     treat_unknown_jurisdiction_as: str | None = Field(None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
     retention_schedule_url: str | None = Field(None, min_length=1, max_length=2000)
+    """Where the public biometric retention schedule is published (BIPA 15(a)); set with its hash."""
     retention_schedule_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 (hex) of the published schedule, recorded as evidence that it existed before collection."""
     retention_cap_days: int = Field(365, gt=0, le=3 * 366)
     """No stored audio or biometric artefact outlives this, whatever its jurisdiction."""
     retention_sweep_seconds: float = Field(60.0, gt=0, le=86_400)

@@ -346,6 +346,11 @@ class TurnTracker:
         if event.end_of_turn and turn.speech_stopped_ns is None:
             turn.speech_stopped_ns = at_ns
             turn.end_of_speech_source = "stt_endpointing"
+            # The endpointed result's last word ends where the user stopped: the frame carrying that
+            # moment is where end-of-speech detection starts (Deepgram's speech_final has no VAD event).
+            last_end = event.words[-1].end if event.words else None
+            if last_end is not None and turn.speech_audio_end_ns is None:
+                turn.speech_audio_end_ns = self._audio.arrival_of(last_end)
 
     def _response_done(self, stage: Stage, at_ns: int) -> None:
         if self._interrupted is not None and not self._current_has_reply():

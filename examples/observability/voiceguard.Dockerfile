@@ -5,5 +5,7 @@ COPY pyproject.toml README.md ./
 COPY voiceguard ./voiceguard
 RUN pip install --no-cache-dir ".[demo]"
 WORKDIR /
+# voiceguard reads ./policies from its working directory; a pip-installed package does not carry the packs
+COPY policies ./policies
 EXPOSE 8080
 CMD ["voiceguard", "serve", "--host", "0.0.0.0"]

@@ -71,12 +71,17 @@ class Backend:
     api_keys: frozenset[str] = frozenset({"sk-test"})
     received: list[Received] = field(default_factory=list)
     default_transcript: str = "hello there"
+    speech_timings: Timings | None = None
+    """Delays of text-to-speech answers when they differ from the LLM's (``timings`` otherwise)."""
 
     def script(self, transcripts: Iterable[str]) -> None:
         self.transcripts.extend(transcripts)
 
     def next_transcript(self) -> str:
         return self.transcripts.popleft() if self.transcripts else self.default_transcript
+
+    def timings_for_speech(self) -> Timings:
+        return self.speech_timings or self.timings
 
     def authorised(self, credential: str | None) -> bool:
         return credential is not None and credential in self.api_keys

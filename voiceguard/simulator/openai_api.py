@@ -319,10 +319,10 @@ async def _speech_stream(
     """``stream_format: "sse"``: base64 ``speech.audio.delta`` events, then ``speech.audio.done``."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
     await response.prepare(request)
-    await asyncio.sleep(backend.timings.first_token)
+    await asyncio.sleep(backend.timings_for_speech().first_token)
     for offset in range(0, len(audio), SPEECH_CHUNK_BYTES):
         if offset:
-            await asyncio.sleep(backend.timings.chunk_interval)
+            await asyncio.sleep(backend.timings_for_speech().chunk_interval)
         chunk = base64.b64encode(audio[offset : offset + SPEECH_CHUNK_BYTES]).decode()
         event = {"type": "speech.audio.delta", "audio": chunk}
         await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
@@ -354,7 +354,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
     audio = wav(pcm) if response_format == "wav" else pcm
     if response_format == "mp3":
         audio = silent_mp3(len(pcm) / 48_000)
-    await asyncio.sleep(backend.timings.first_byte)
+    await asyncio.sleep(backend.timings_for_speech().first_byte)
     if body.get("stream_format") == "sse":
         return await _speech_stream(request, backend, audio, body["input"])
     response = web.StreamResponse(
@@ -365,10 +365,10 @@ async def speech(request: web.Request) -> web.StreamResponse:
     )
     response.enable_chunked_encoding()
     await response.prepare(request)
-    await asyncio.sleep(backend.timings.first_token)
+    await asyncio.sleep(backend.timings_for_speech().first_token)
     for offset in range(0, len(audio), SPEECH_CHUNK_BYTES):
         if offset:
-            await asyncio.sleep(backend.timings.chunk_interval)
+            await asyncio.sleep(backend.timings_for_speech().chunk_interval)
         await response.write(audio[offset : offset + SPEECH_CHUNK_BYTES])
     await response.write_eof()
     return response
