@@ -174,11 +174,15 @@ def load_policy_set(directory: Path) -> PolicySet:
 
 
 def default_directory() -> Path:
-    """``./policies`` when it exists, else the packs beside the package (a source checkout)."""
+    """``./policies`` when it exists, else the packs shipped inside the package.
+
+    ``voiceguard/policy/packs`` is a link to the checkout's ``policies/`` and a real directory in a built
+    wheel, so an installed voiceguard runs on the same packs from any working directory.
+    """
     local = Path("policies")
     if local.is_dir():
         return local
-    return Path(__file__).resolve().parents[2] / "policies"
+    return Path(__file__).resolve().parent / "packs"
 
 
 def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
