@@ -9,7 +9,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from voiceguard.events import AudioChunk, Direction, PromptText, TextRole, TTSText, Usage, WireAnomaly
-from voiceguard.protocols.audiometa import PCM16_24K, AudioFormat
+from voiceguard.protocols.audioformat import PCM16_24K, AudioFormat
 from voiceguard.protocols.base import RequestHead
 from voiceguard.protocols.openai_rest import OpenAIAdapter
 from voiceguard.protocols.openai_speech import SpeechAudioCodec, SpeechCodec, SpeechStreamCodec

@@ -1,13 +1,17 @@
-"""How long a piece of audio lasts, computed from its size and declared format, never from its samples.
+"""Measuring audio without touching it: its format, how long it lasts, how many bytes a base64 text holds.
 
-Adapters report audio as ``AudioChunk`` metadata only; the seconds feed the turn clock (end-of-speech
-detection, how long the agent's reply plays). Uncompressed formats are exact; compressed ones without a
-declared bit rate are unknown (``None``) rather than guessed.
+Audio is biometric data: adapters report it as ``AudioChunk`` metadata only (bytes, seconds, format) and
+never copy it out. The seconds feed the turn clock (end-of-speech detection, how long the agent's reply
+plays); they come from the size and the declared format, never from the samples. Uncompressed formats are
+exact; compressed ones without a declared bit rate are unknown (``None``) rather than guessed. Base64 is
+measured from its length and its alphabet checked with C-level ``bytes.translate`` (faster than a regular
+expression or a decode); nothing is decoded and the audio is never sliced out.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,12 +26,14 @@ BYTES_PER_SAMPLE: Final = {
     "mulaw": 1,
     "ulaw": 1,
     "alaw": 1,
+    "g711_ulaw": 1,
+    "g711_alaw": 1,
     "audio/x-mulaw": 1,
 }
 """Sample widths of the uncompressed encodings the vendors name (Deepgram, Twilio, ElevenLabs, Gemini);
 ``wav`` counts its samples as 16-bit PCM (the 44-byte header is negligible)."""
 
-_BASE64: Final = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 
 def pcm_seconds(
@@ -45,14 +51,6 @@ def bitrate_seconds(n_bytes: int, bit_rate: int | None) -> float | None:
     if not bit_rate or bit_rate <= 0:
         return None
     return n_bytes * 8 / bit_rate
-
-
-def base64_decoded_size(payload: str | bytes) -> int | None:
-    """The size of what a base64 string decodes to, without decoding it; ``None`` if it is not base64."""
-    data = payload.encode("ascii", "replace") if isinstance(payload, str) else payload
-    if len(data) % 4 or not _BASE64.fullmatch(data):
-        return None
-    return len(data) // 4 * 3 - (len(data) - len(data.rstrip(b"=")))
 
 
 def positive_int(value: object) -> int | None:
@@ -87,6 +85,85 @@ class AudioFormat:
 
 
 UNKNOWN: Final = AudioFormat()
+
+
+def pcm16(sample_rate: int, channels: int = 1) -> AudioFormat:
+    """16-bit little-endian linear PCM."""
+    return AudioFormat("pcm16", sample_rate, channels)
+
+
+PCM16_24K: Final = pcm16(24_000)
+G711_ULAW: Final = AudioFormat("g711_ulaw", 8_000)
+G711_ALAW: Final = AudioFormat("g711_alaw", 8_000)
+
+
+def base64_size(data: bytes, start: int, end: int) -> int | None:
+    """Decoded size of the base64 text ``data[start:end]``; ``None`` when it is not valid base64.
+
+    The span is never sliced out: ``translate`` over the whole message keeps only the bytes outside the
+    base64 alphabet (the JSON around it, tens of bytes), and the span is valid when none of them lies
+    inside it, i.e. when the head and the tail alone account for all of them.
+    """
+    length = end - start
+    if length % 4:
+        return None
+    outside = len(data[:start].translate(None, _ALPHABET)) + len(data[end:].translate(None, _ALPHABET))
+    if len(data.translate(None, _ALPHABET)) != outside:
+        return None
+    pad = data.find(b"=", start, end)
+    if pad < 0:
+        return length // 4 * 3
+    padding = end - pad
+    if padding > 2 or data.count(b"=", pad, end) != padding:
+        return None
+    return length // 4 * 3 - padding
+
+
+def base64_decoded_size(payload: str | bytes) -> int | None:
+    """The size of what a base64 string decodes to, without decoding it; ``None`` if it is not base64."""
+    if isinstance(payload, str):
+        try:
+            payload = payload.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+    return base64_size(payload, 0, len(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class WavHeader:
+    """The format of a RIFF/WAVE stream and where its sample data starts."""
+
+    format: AudioFormat
+    data_offset: int
+
+
+WAV_MAX_HEADER: Final = 4096
+"""A WAVE header longer than this (metadata chunks before ``data``) is not measured."""
+
+
+def wav_header(head: bytes) -> WavHeader | None:
+    """Read a WAVE header from the first bytes of a stream; ``None`` if incomplete or not PCM WAVE."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    position = 12
+    audio: AudioFormat | None = None
+    while position + 8 <= len(head):
+        chunk_id = head[position : position + 4]
+        (size,) = struct.unpack_from("<I", head, position + 4)
+        body = position + 8
+        if chunk_id == b"fmt " and body + 16 <= len(head):
+            code, channels, rate, _byte_rate, _align, bits = struct.unpack_from("<HHIIHH", head, body)
+            if code == 1 and bits == 16:
+                audio = pcm16(rate, channels)
+            else:
+                # other sample formats (8-bit, float, G.711 in WAVE) last as long as their bit rate says
+                audio = AudioFormat(f"wav-{code}-{bits}bit", rate, channels, rate * channels * bits or None)
+        elif chunk_id == b"data":
+            return WavHeader(audio, body) if audio is not None else None
+        position = body + size + (size & 1)
+    return None
+
+
 _RATE: Final = re.compile(r"rate=([0-9]{1,9})")
 
 

@@ -26,7 +26,7 @@ from typing import Any, Final
 import orjson
 
 from voiceguard.events import AudioChunk, Direction, Event, Stage, TextDelta, Transcript, WireAnomaly
-from voiceguard.protocols.audiometa import base64_size
+from voiceguard.protocols.audioformat import base64_size
 from voiceguard.protocols.base import UNCHANGED_REQUEST, ExchangeInfo, RequestEdit, RequestHead, WireUnit
 from voiceguard.protocols.jsoncodecs import anomaly_of, new_message_id
 from voiceguard.protocols.jsonunit import render_json

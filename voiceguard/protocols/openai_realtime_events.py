@@ -26,12 +26,12 @@ from voiceguard.events import (
     TextRole,
     WireAnomaly,
 )
-from voiceguard.protocols.audiometa import (
+from voiceguard.protocols.audioformat import (
     G711_ALAW,
     G711_ULAW,
     PCM16_24K,
     AudioFormat,
-    base64_text_size,
+    base64_decoded_size,
     pcm16,
 )
 from voiceguard.protocols.jsonspan import JsonPath
@@ -108,7 +108,7 @@ class RealtimeState:
             if len(self.chunks) >= MAX_CHUNK_SIZES:
                 self.chunks.clear()
             audio = self.input if direction is Direction.TO_UPSTREAM else self.output
-            chunk = AudioChunk(direction, size, audio.seconds(size), audio.encoding, audio.sample_rate)
+            chunk = audio.chunk(direction, size)
             self.chunks[key] = chunk
         return chunk
 
@@ -121,7 +121,7 @@ def _audio(key: str, direction: Direction) -> Handler:
         value = body.get(key)
         if not isinstance(value, str):
             return missing(body)
-        size = base64_text_size(value)
+        size = base64_decoded_size(value)
         if size is None:
             return [WireAnomaly("invalid_base64", str(body.get("type"))[:64])]
         return [state.audio_chunk(direction, size)]
@@ -159,7 +159,7 @@ def _item_create(state: RealtimeState, body: dict[str, Any], message: int) -> li
     events = item_events(item, ("item",), message, from_client=True)
     for part in as_list(item.get("content")):
         audio = part.get("audio") if isinstance(part, dict) else None
-        size = base64_text_size(audio) if isinstance(audio, str) else None
+        size = base64_decoded_size(audio) if isinstance(audio, str) else None
         if size is not None:
             events.append(state.audio_chunk(Direction.TO_UPSTREAM, size))
     return events

@@ -29,7 +29,7 @@ from voiceguard.events import (
     UpstreamError,
 )
 from voiceguard.protocols import sse
-from voiceguard.protocols.audiometa import base64_text_size
+from voiceguard.protocols.audioformat import base64_decoded_size
 from voiceguard.protocols.base import ExchangeInfo, StreamCodec
 from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonApiCodec, JsonSseCodec
 from voiceguard.protocols.jsonunit import JsonOrigin
@@ -119,7 +119,7 @@ def _finished(codec: ResponseStreamCodec, body: dict[str, Any], message: int) ->
 
 
 def _audio(codec: ResponseStreamCodec, body: dict[str, Any], message: int) -> list[Event]:
-    size = base64_text_size(body["delta"]) if isinstance(body.get("delta"), str) else None
+    size = base64_decoded_size(body["delta"]) if isinstance(body.get("delta"), str) else None
     return [AudioChunk(Direction.TO_CLIENT, size)] if size is not None else []
 
 

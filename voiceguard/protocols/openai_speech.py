@@ -28,11 +28,11 @@ from voiceguard.events import (
 )
 from voiceguard.protocols import sse
 from voiceguard.protocols.audio_container import ContainerMarker, format_of
-from voiceguard.protocols.audiometa import (
+from voiceguard.protocols.audioformat import (
     PCM16_24K,
     WAV_MAX_HEADER,
     AudioFormat,
-    base64_text_size,
+    base64_decoded_size,
     wav_header,
 )
 from voiceguard.protocols.base import ExchangeInfo, RequestEdit, RequestHead, StreamCodec, WireUnit
@@ -160,13 +160,11 @@ class SpeechStreamCodec(JsonSseCodec):
     def parse(self, body: dict[str, Any], message: int, event: sse.SseEvent) -> list[Event]:
         kind = body.get("type")
         if kind == "speech.audio.delta":
-            size = base64_text_size(body["audio"]) if isinstance(body.get("audio"), str) else None
+            size = base64_decoded_size(body["audio"]) if isinstance(body.get("audio"), str) else None
             if size is None:
                 return [WireAnomaly("invalid_base64", kind)]
             audio = self._audio
-            return [
-                AudioChunk(Direction.TO_CLIENT, size, audio.seconds(size), audio.encoding, audio.sample_rate)
-            ]
+            return [audio.chunk(Direction.TO_CLIENT, size)]
         if kind == "speech.audio.done":
             usage = body.get("usage")
             return [token_usage(usage, self._model)] if isinstance(usage, dict) else []

@@ -38,7 +38,7 @@ from voiceguard.events import (
     Word,
 )
 from voiceguard.protocols import jsonspan, multipart, sse, subtitles
-from voiceguard.protocols.audiometa import WAV_MAX_HEADER, wav_header
+from voiceguard.protocols.audioformat import WAV_MAX_HEADER, wav_header
 from voiceguard.protocols.base import (
     UNCHANGED_REQUEST,
     ExchangeInfo,
