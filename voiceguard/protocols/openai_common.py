@@ -22,6 +22,7 @@ from voiceguard.events import (
 )
 from voiceguard.protocols.jsonspan import JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin
+from voiceguard.protocols.wirejson import as_dict, as_int, as_list, as_str
 
 PROVIDER: Final = "openai"
 
@@ -32,22 +33,6 @@ def role_of(value: object) -> TextRole:
     if value == "developer":
         return TextRole.SYSTEM
     return _ROLES.get(value, TextRole.USER) if isinstance(value, str) else TextRole.USER
-
-
-def as_dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def as_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def as_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def token_usage(usage: Mapping[str, Any], model: str | None) -> Usage:

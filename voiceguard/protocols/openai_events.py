@@ -14,7 +14,8 @@ from typing import Any, Final, Protocol
 
 from voiceguard.events import AgentText, Event, TextDelta, ToolCall, Transcript, WireAnomaly
 from voiceguard.protocols.jsonunit import JsonOrigin
-from voiceguard.protocols.openai_common import as_str, item_events, part_event, upstream_error
+from voiceguard.protocols.openai_common import item_events, part_event, upstream_error
+from voiceguard.protocols.wirejson import as_str
 
 MAX_SHAPES: Final = 64
 """Streams whose last delta shape is kept; the oldest is forgotten first."""

@@ -36,15 +36,7 @@ from voiceguard.protocols.audioformat import (
 )
 from voiceguard.protocols.jsonspan import JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin
-from voiceguard.protocols.openai_common import (
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    item_events,
-    token_usage,
-    tool_names,
-)
+from voiceguard.protocols.openai_common import item_events, token_usage, tool_names
 from voiceguard.protocols.openai_events import (
     StreamShapes,
     arguments,
@@ -59,6 +51,7 @@ from voiceguard.protocols.openai_events import (
     text,
     written,
 )
+from voiceguard.protocols.wirejson import as_dict, as_int, as_list, as_str
 
 MAX_CHUNK_SIZES: Final = 64
 _SHAPE_KEYS: Final = ("type", "response_id", "item_id", "output_index", "content_index")

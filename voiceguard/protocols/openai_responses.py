@@ -33,15 +33,7 @@ from voiceguard.protocols.audioformat import base64_decoded_size
 from voiceguard.protocols.base import ExchangeInfo, StreamCodec
 from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonApiCodec, JsonSseCodec
 from voiceguard.protocols.jsonunit import JsonOrigin
-from voiceguard.protocols.openai_common import (
-    PROVIDER,
-    as_dict,
-    as_list,
-    as_str,
-    item_events,
-    token_usage,
-    tool_names,
-)
+from voiceguard.protocols.openai_common import PROVIDER, item_events, token_usage, tool_names
 from voiceguard.protocols.openai_events import (
     StreamShapes,
     arguments,
@@ -53,6 +45,7 @@ from voiceguard.protocols.openai_events import (
     text,
     written,
 )
+from voiceguard.protocols.wirejson import as_dict, as_list, as_str
 
 RESPONSES: Final = ExchangeInfo(provider=PROVIDER, operation="responses", stage=Stage.LLM)
 

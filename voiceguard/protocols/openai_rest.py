@@ -41,11 +41,12 @@ from voiceguard.protocols.base import (
 from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonApiCodec, JsonSseCodec
 from voiceguard.protocols.jsonspan import JsonPath
 from voiceguard.protocols.jsonunit import JsonOrigin
-from voiceguard.protocols.openai_common import PROVIDER, as_dict, as_list, as_str, role_of, tool_names
+from voiceguard.protocols.openai_common import PROVIDER, role_of, tool_names
 from voiceguard.protocols.openai_realtime import RealtimeCodec
 from voiceguard.protocols.openai_responses import ResponsesCodec
 from voiceguard.protocols.openai_speech import SpeechCodec
 from voiceguard.protocols.openai_transcription import TranscriptionCodec
+from voiceguard.protocols.wirejson import as_dict, as_list, as_str
 
 CHAT = ExchangeInfo(provider=PROVIDER, operation="chat", stage=Stage.LLM)
 

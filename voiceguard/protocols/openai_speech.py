@@ -38,7 +38,8 @@ from voiceguard.protocols.audioformat import (
 from voiceguard.protocols.base import ExchangeInfo, RequestEdit, RequestHead, StreamCodec, WireUnit
 from voiceguard.protocols.jsoncodecs import JsonRequest, JsonSseCodec
 from voiceguard.protocols.jsonunit import JsonOrigin
-from voiceguard.protocols.openai_common import PROVIDER, as_dict, as_str, token_usage, upstream_error
+from voiceguard.protocols.openai_common import PROVIDER, token_usage, upstream_error
+from voiceguard.protocols.wirejson import as_dict, as_str
 
 SPEECH: Final = ExchangeInfo(provider=PROVIDER, operation="speech", stage=Stage.TTS)
 

@@ -49,7 +49,8 @@ from voiceguard.protocols.base import (
 )
 from voiceguard.protocols.jsoncodecs import BufferedBodyCodec, JsonSseCodec, new_message_id
 from voiceguard.protocols.jsonunit import JsonOrigin, SpanOrigin, changed_texts, render_json
-from voiceguard.protocols.openai_common import PROVIDER, as_list, as_str, token_usage, upstream_error
+from voiceguard.protocols.openai_common import PROVIDER, token_usage, upstream_error
+from voiceguard.protocols.wirejson import as_list, as_str
 
 TRANSCRIPTION: Final = ExchangeInfo(provider=PROVIDER, operation="transcription", stage=Stage.STT)
 TRANSLATION: Final = ExchangeInfo(provider=PROVIDER, operation="translation", stage=Stage.STT)
