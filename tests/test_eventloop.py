@@ -1,4 +1,4 @@
-"""``server.event_loop``: validated when the configuration loads, and honoured by the runner ``serve`` uses."""
+"""``server.event_loop``: validated when the configuration loads, and honoured by the runner of ``serve``."""
 
 from __future__ import annotations
 
