@@ -9,7 +9,7 @@ this session fixture collects every output channel for the whole run and scans i
 - standard-library logging (aiohttp, asyncio, voiceguard's own) through a root handler;
 - logs of ``voiceguard serve`` subprocesses: ``tests/processes.py`` writes them under ``log_dir``;
 - spans: every OpenTelemetry SDK span that ends in this process, whatever provider or exporter built it
-  (``Span.end`` is wrapped for the session);
+  (the span processor's ``on_end`` is wrapped for the session);
 - audit records: every entry appended to an SQLite or PostgreSQL audit store in this process;
 - what subprocesses left at rest: at the end, every SQLite store (audit, consent), trace file and data
   directory under the session's temporary tree is read as raw bytes.
@@ -106,15 +106,17 @@ class _RootHandler(logging.Handler):
 
 
 def _tee_spans(collector: LeakCollector, monkeypatch: pytest.MonkeyPatch) -> None:
-    from opentelemetry.sdk.trace import Span
+    """Every finished span reaches the provider's span processor, whether the SDK's ``Span.end`` handed it
+    over or the tracing sink built it directly."""
+    from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor
 
-    original = Span.end
+    original = SynchronousMultiSpanProcessor.on_end
 
-    def end(self: Span, end_time: int | None = None) -> None:
-        original(self, end_time)
-        collector.collect("spans", self.to_json(indent=None))
+    def on_end(self: SynchronousMultiSpanProcessor, span: ReadableSpan) -> None:
+        original(self, span)
+        collector.collect("spans", span.to_json(indent=None))
 
-    monkeypatch.setattr(Span, "end", end)
+    monkeypatch.setattr(SynchronousMultiSpanProcessor, "on_end", on_end)
 
 
 def _tee_audit(collector: LeakCollector, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import openai
+import structlog
 
 from tests.engines import shared_engine
 from voiceguard.server import start
@@ -41,3 +43,26 @@ async def test_request_log_line_has_the_facts_and_no_secrets(tmp_path, openai_up
     assert request["trace_id"] == ids.trace_id_hex(make_call("call-log-1"))
     for secret in ("sk-test", "4111", "+13125550100", "You said"):
         assert secret not in text
+
+
+def test_json_lines_carry_the_same_fields_and_values_as_the_standard_library_would_write() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    try:
+        structlog.get_logger("voiceguard.test").info(
+            "request", route="openai", status=200, ratio=0.25, missing=None, name="Zoë", where=Path("/tmp/x")
+        )
+    finally:
+        configure_logging("info", "json")
+    line = json.loads(stream.getvalue())
+    assert line.pop("timestamp")
+    assert line == {
+        "event": "request",
+        "level": "info",
+        "route": "openai",
+        "status": 200,
+        "ratio": 0.25,
+        "missing": None,
+        "name": "Zoë",
+        "where": repr(Path("/tmp/x")),  # structlog's fallback for what JSON cannot hold, as before
+    }

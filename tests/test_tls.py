@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -102,7 +103,8 @@ def test_serve_with_tls_flags_answers_https(tmp_path: Path) -> None:
                 process.kill()
     keep_output("tls-serve", err)
     assert status == 200, err.decode()
-    assert f'"url": "https://127.0.0.1:{port}"' in err.decode()
+    lines = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    assert f"https://127.0.0.1:{port}" in [line.get("url") for line in lines if line["event"] == "listening"]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +43,7 @@ def load(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> S
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from voiceguard import server
+    from voiceguard import eventloop, server
     from voiceguard.keys import KeyError_
     from voiceguard.policy.loader import PolicyError
     from voiceguard.telemetry.logging import configure_logging
@@ -52,7 +51,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = load(args, _serve_overrides(args))
     configure_logging(settings.logging.level, settings.logging.format)
     try:
-        asyncio.run(server.serve_forever(settings))
+        eventloop.run(server.serve_forever(settings), settings.server.event_loop)
     except ConfigError as exc:
         print(f"voiceguard: {exc}", file=sys.stderr)
         return 2

@@ -36,6 +36,13 @@ READ_WHOLE_BODY_BYTES: Final = 1024 * 1024
 """Request bodies up to this size are read in one go (one upstream write); larger ones stream."""
 
 
+class _LazyHeadResponse(web.StreamResponse):
+    """Keeps the response head until the first body bytes, so head and body leave in one socket write (as
+    aiohttp's ``web.Response`` does); a write is a system call, the dearest thing a relay does per request."""
+
+    _send_headers_immediately = False
+
+
 class _ClientGone(Exception):
     """The client closed its connection; there is nobody left to answer."""
 
@@ -229,8 +236,9 @@ class HttpForwarder:
                         await self._write(upstream.status, headers, chunk)
                     else:
                         await self._write_units(upstream.status, headers, stream_codec, chunk)
+                tail = b""
                 if stream_codec is not None:
-                    await self._write_units(upstream.status, headers, stream_codec, None)
+                    tail = self._final_units(stream_codec)
         except TimeoutError:
             return self._fail_midstream(504, "upstream_timeout", "the upstream stream went idle")
         except WireLimitExceeded as exc:
@@ -241,20 +249,44 @@ class HttpForwarder:
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError):
             return self._fail_midstream(502, "upstream_reset", "the upstream connection broke mid-response")
 
-        response = await self._ensure_prepared(upstream.status, headers)
+        try:
+            response = await self._ensure_prepared(upstream.status, headers)
+        except _ClientGone:
+            exchange.outcome = "client_disconnected"
+            return self._response or web.Response(status=499)
         if exchange.finished_ns is None:
             await self._complete(upstream.status)
         try:
-            await response.write_eof()
+            # The adapter's last units (a buffered JSON reply: all of it), the head if still held, and the
+            # chunked terminator go out in one write, once the records are durable.
+            await response.write_eof(tail)
         except (ConnectionResetError, RuntimeError):
             exchange.outcome = "client_disconnected"
+        else:
+            exchange.bytes_to_client += len(tail)
         return response
 
+    def _final_units(self, codec: StreamCodec) -> bytes:
+        """What the adapter still holds at the end of the stream, through the guards, as one piece."""
+        started = time.perf_counter_ns()
+        pipeline = self.runtime.pipeline
+        pieces: list[bytes] = []
+        for unit in codec.end():
+            if unit.events:
+                out = pipeline.process(self.exchange, unit.events, Direction.TO_CLIENT)
+                data = unit.raw if same_events(unit.events, out) else codec.render(unit, out)
+            else:
+                data = unit.raw
+            if data:
+                pieces.append(data)
+        pipeline.add_overhead(self.exchange, time.perf_counter_ns() - started)
+        return b"".join(pieces)
+
     async def _write_units(
-        self, status: int, headers: CIMultiDict[str], codec: StreamCodec, chunk: bytes | None
+        self, status: int, headers: CIMultiDict[str], codec: StreamCodec, chunk: bytes
     ) -> None:
         started = time.perf_counter_ns()
-        units = codec.feed(chunk) if chunk is not None else codec.end()
+        units = codec.feed(chunk)
         pipeline = self.runtime.pipeline
         for unit in units:
             if unit.events:
@@ -270,7 +302,7 @@ class HttpForwarder:
 
     async def _ensure_prepared(self, status: int, headers: CIMultiDict[str]) -> web.StreamResponse:
         if self._response is None:
-            response = web.StreamResponse(status=status, headers=headers)
+            response = _LazyHeadResponse(status=status, headers=headers)
             try:
                 await response.prepare(self.request)
             except (ConnectionResetError, RuntimeError) as exc:

@@ -11,6 +11,7 @@ the upstream request can carry the ``traceparent`` of the span that will describ
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -74,6 +75,15 @@ def turn_span_id(call: Call, turn_number: int) -> int:
 
 def exchange_span_id(exchange: Exchange) -> int:
     return _hash_int(f"exchange:{exchange.id}:{exchange.started_ns}", 8)
+
+
+def random_trace_id() -> int:
+    """For a root span nothing named (never the case for voiceguard's own spans; a safety net)."""
+    return random.getrandbits(128) or 1
+
+
+def random_span_id() -> int:
+    return random.getrandbits(64) or 1
 
 
 def traceparent(trace_id: int, span_id: int, sampled: bool = True) -> str:

@@ -8,11 +8,13 @@ elsewhere.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, Final, TextIO
 
+import orjson
 import structlog
 
 from voiceguard.records import ExchangeFinished, Record
@@ -30,11 +32,24 @@ _SECRET_KEYS: Final = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret(key: str) -> bool:
+    """Log calls use a small fixed set of field names: each is looked at once, not on every line."""
+    lowered = key.lower()
+    return any(part in lowered for part in _SECRET_KEYS)
+
+
 def _drop_secrets(_logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
-        if any(part in key.lower() for part in _SECRET_KEYS):
+        if _is_secret(key):
             event[key] = "[removed]"
     return event
+
+
+def _orjson_dumps(event: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """``json.dumps`` for log lines, several times faster (the request line is written for every exchange);
+    same fields and values, without the blanks after separators."""
+    return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
 def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
@@ -42,7 +57,7 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
     stream = stream or sys.stderr
     numeric = getattr(logging, level.upper())
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_orjson_dumps)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )

@@ -14,12 +14,15 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client import CollectorRegistry, generate_latest
 
 from voiceguard.events import AudioChunk, WireAnomaly
 from voiceguard.records import CallEnded, CallStarted, EventObserved, ExchangeFinished, Record
 from voiceguard.telemetry import names
+from voiceguard.telemetry.aggregate import Aggregates
 
+METER_NAME = "voiceguard"
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 MAX_AUDIO_SERIES = 256
 """Encodings come from the wire: past this many (route, direction, encoding) series, audio is not counted."""
@@ -36,8 +39,13 @@ class Metrics:
     def __init__(self, resource: Resource, extra_readers: Sequence[MetricReader] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reader = PrometheusMetricReader(registry=self.registry)
-        self.provider = MeterProvider(resource=resource, metric_readers=[reader, *extra_readers])
-        self.meter = self.provider.get_meter("voiceguard")
+        readers = [reader, *extra_readers]
+        self.provider = MeterProvider(resource=resource, metric_readers=readers)
+        self.meter = self.provider.get_meter(METER_NAME)
+        self.aggregates = Aggregates(InstrumentationScope(METER_NAME), resource)
+        """Where the per-request instruments live (see ``aggregate``): what the SDK would cost per point."""
+        for each in readers:
+            self.aggregates.hook(each)
 
     def prometheus_text(self) -> bytes:
         return generate_latest(self.registry)
@@ -53,20 +61,15 @@ class MetricsSink:
 
     def __init__(self, metrics: Metrics) -> None:
         meter = metrics.meter
-        self._requests = meter.create_counter(names.REQUESTS, unit="{exchange}")
-        self._duration = meter.create_histogram(
-            names.REQUEST_DURATION, unit="s", explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_S
-        )
-        self._ttfb = meter.create_histogram(
-            names.UPSTREAM_TTFB, unit="s", explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_S
-        )
-        self._overhead = meter.create_histogram(
-            names.PROXY_OVERHEAD, unit="s", explicit_bucket_boundaries_advisory=OVERHEAD_BUCKETS_S
-        )
-        self._active_calls = meter.create_up_down_counter(names.ACTIVE_CALLS, unit="{call}")
-        self._upstream_errors = meter.create_counter(names.UPSTREAM_ERRORS, unit="{error}")
-        self._ws_messages = meter.create_counter(names.WS_MESSAGES, unit="{message}")
-        self._anomalies = meter.create_counter(names.WIRE_ANOMALIES, unit="{message}")
+        aggregates = metrics.aggregates
+        self._requests = aggregates.counter(names.REQUESTS, "{exchange}")
+        self._duration = aggregates.histogram(names.REQUEST_DURATION, "s", LATENCY_BUCKETS_S)
+        self._ttfb = aggregates.histogram(names.UPSTREAM_TTFB, "s", LATENCY_BUCKETS_S)
+        self._overhead = aggregates.histogram(names.PROXY_OVERHEAD, "s", OVERHEAD_BUCKETS_S)
+        self._active_calls = aggregates.up_down_counter(names.ACTIVE_CALLS, "{call}")
+        self._upstream_errors = aggregates.counter(names.UPSTREAM_ERRORS, "{error}")
+        self._ws_messages = aggregates.counter(names.WS_MESSAGES, "{message}")
+        self._anomalies = aggregates.counter(names.WIRE_ANOMALIES, "{message}")
         self._audio_seconds: dict[tuple[str, str, str], float] = {}
         meter.create_observable_counter(names.AUDIO_DURATION, callbacks=[self._observe_audio], unit="s")
 
@@ -77,7 +80,7 @@ class MetricsSink:
                 self._audio_chunk(record.exchange.route, event)
             elif isinstance(event, WireAnomaly):
                 self._anomalies.add(
-                    1, {names.ATTR_ROUTE: record.exchange.route, names.ATTR_ANOMALY_KIND: event.kind}
+                    1, ((names.ATTR_ROUTE, record.exchange.route), (names.ATTR_ANOMALY_KIND, event.kind))
                 )
         elif isinstance(record, ExchangeFinished):
             self._exchange_finished(record)
@@ -108,31 +111,29 @@ class MetricsSink:
 
     def _exchange_finished(self, record: ExchangeFinished) -> None:
         exchange = record.exchange
-        attributes = {
-            names.ATTR_ROUTE: exchange.route,
-            names.ATTR_TRANSPORT: exchange.transport,
-            names.ATTR_OPERATION: exchange.info.operation,
-        }
+        route = (names.ATTR_ROUTE, exchange.route)
+        labels = (
+            route,
+            (names.ATTR_TRANSPORT, exchange.transport),
+            (names.ATTR_OPERATION, exchange.info.operation),
+        )
         self._requests.add(
             1,
-            {
-                **attributes,
-                names.ATTR_STATUS_CLASS: _status_class(exchange.status),
-                names.ATTR_OUTCOME: exchange.outcome,
-            },
+            (
+                *labels,
+                (names.ATTR_STATUS_CLASS, _status_class(exchange.status)),
+                (names.ATTR_OUTCOME, exchange.outcome),
+            ),
         )
         finished = exchange.finished_ns or exchange.started_ns
-        self._duration.record((finished - exchange.started_ns) / 1e9, attributes)
+        self._duration.record((finished - exchange.started_ns) / 1e9, labels)
         if exchange.first_byte_ns and exchange.request_sent_ns:
-            self._ttfb.record((exchange.first_byte_ns - exchange.request_sent_ns) / 1e9, attributes)
-        self._overhead.record(exchange.proxy_ns / 1e9, attributes)
+            self._ttfb.record((exchange.first_byte_ns - exchange.request_sent_ns) / 1e9, labels)
+        self._overhead.record(exchange.proxy_ns / 1e9, labels)
         if exchange.error_type is not None:
-            self._upstream_errors.add(
-                1, {names.ATTR_ROUTE: exchange.route, names.ATTR_ERROR_TYPE: exchange.error_type}
-            )
+            self._upstream_errors.add(1, (route, (names.ATTR_ERROR_TYPE, exchange.error_type)))
         if exchange.transport == "websocket":
-            route = {names.ATTR_ROUTE: exchange.route}
             self._ws_messages.add(
-                exchange.messages_from_client, {**route, names.ATTR_DIRECTION: "to_upstream"}
+                exchange.messages_from_client, (route, (names.ATTR_DIRECTION, "to_upstream"))
             )
-            self._ws_messages.add(exchange.messages_to_client, {**route, names.ATTR_DIRECTION: "to_client"})
+            self._ws_messages.add(exchange.messages_to_client, (route, (names.ATTR_DIRECTION, "to_client")))

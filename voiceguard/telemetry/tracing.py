@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from yarl import URL
 
@@ -59,12 +62,15 @@ from voiceguard.telemetry.spans import (
 )
 from voiceguard.telemetry.trace_state import (
     MAX_CONNECTIONS_PER_CALL,
+    SAMPLED,
     CallTrace,
     Connection,
     SpanSpec,
     TurnExtras,
 )
 from voiceguard.turns import Turn
+
+_UNSET: Final = Status(StatusCode.UNSET)
 
 
 def upstream_hosts(settings: Settings) -> dict[str, str]:
@@ -87,8 +93,13 @@ class TracingSink:
         subject_hash: Callable[[str], str] | None = None,
     ) -> None:
         self.tracing = tracing
-        self._tracer = tracing.tracer
-        self._ids = tracing.ids
+        tracer = tracing.tracer
+        self._scope: InstrumentationScope = getattr(
+            tracer, "_instrumentation_scope", InstrumentationScope(names.TRACER_NAME)
+        )
+        self._resource = tracing.provider.resource
+        self._sampler = tracing.provider.sampler
+        self._processor: SpanProcessor = tracing.provider._active_span_processor
         self._capture = config.capture_content
         self._content_budget = config.max_content_chars
         self._redactor = redactor
@@ -368,16 +379,48 @@ class TracingSink:
             self._defer(self._write_span, SpanSpec(name, parent, SpanKind.CLIENT, attributes, *window))
 
     def _write_span(self, spec: SpanSpec) -> None:
-        """Build and end one span (deferred: the SDK's attribute handling is the costly part)."""
-        self._ids.preset(spec.trace_id, spec.span_id)
-        try:
-            span = self._tracer.start_span(
-                spec.name, spec.parent, spec.kind, spec.attributes, start_time=spec.start_ns
-            )
-        finally:
-            self._ids.preset(None, None)
-        for decided_ns, decision in spec.decisions:
-            span.add_event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
-        if spec.error is not None:
-            span.set_status(Status(StatusCode.ERROR, spec.error))
-        span.end(end_time=spec.end_ns)
+        """Hand one finished span to the span processors (deferred, off the response's critical path).
+
+        Built as a finished ``ReadableSpan`` directly rather than started and ended through the SDK tracer:
+        every value here is already known (ids derived, times stamped, attributes typed), so the tracer's
+        context handling, attribute cleaning and per-call locking would only cost. The sampler is still
+        asked, with the same arguments the tracer would pass, so a configured sampler keeps its say.
+        """
+        parent = trace.get_current_span(spec.parent).get_span_context()
+        parent_context = parent if parent.is_valid else None
+        trace_id = parent.trace_id if parent_context is not None else spec.trace_id or ids.random_trace_id()
+        sampling = self._sampler.should_sample(spec.parent, trace_id, spec.name, spec.kind, spec.attributes)
+        if sampling.decision is not Decision.RECORD_AND_SAMPLE:
+            return
+        # The sampler's attributes are the span's (it echoes the ones it was given, as the tracer expects);
+        # sequences become tuples, as the SDK's attribute cleaning leaves them.
+        attributes = {
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in (sampling.attributes or {}).items()
+        }
+        context = SpanContext(
+            trace_id,
+            spec.span_id or ids.random_span_id(),
+            False,
+            SAMPLED,
+            sampling.trace_state,
+        )
+        events = [
+            Event(names.EVENT_POLICY_DECISION, decision_attributes(decision), decided_ns)
+            for decided_ns, decision in spec.decisions
+        ]
+        span = ReadableSpan(
+            spec.name,
+            context,
+            parent_context,
+            self._resource,
+            attributes,
+            events,
+            (),
+            spec.kind,
+            status=Status(StatusCode.ERROR, spec.error) if spec.error is not None else _UNSET,
+            start_time=spec.start_ns,
+            end_time=spec.end_ns,
+            instrumentation_scope=self._scope,
+        )
+        self._processor.on_end(span)

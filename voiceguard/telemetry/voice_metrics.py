@@ -1,7 +1,8 @@
 """Voice metrics: per-turn latency and its breakdown, GenAI client metrics, policy decisions, PII, cost.
 
-Turn histograms are recorded when a turn closes (not at hang-up), in the context of the turn's span, so an
-OTLP pipeline that keeps exemplars links a latency point to its trace. Labels stay low-cardinality: stage,
+Turn histograms are recorded when a turn closes (not at hang-up), with the turn's span as the exemplar, so
+an OTLP pipeline that keeps exemplars links a latency point to its trace. Points are aggregated in process
+(``aggregate``), not recorded through the SDK one by one. Labels stay low-cardinality: stage,
 provider, route, turn mode and model, where model names (which clients choose) are capped to the first
 ``MAX_MODELS`` seen and reported as ``other`` after that. Never a call id.
 
@@ -16,11 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
 from voiceguard.config import TelemetryConfig
 from voiceguard.events import DECISION_CONTROL, Direction, PolicyDecision, Stage, Usage
 from voiceguard.records import (
@@ -34,6 +30,7 @@ from voiceguard.records import (
 )
 from voiceguard.session import Call, Exchange
 from voiceguard.telemetry import ids, names
+from voiceguard.telemetry.aggregate import HistogramInstrument, Labels
 from voiceguard.telemetry.cost import PriceTable
 from voiceguard.telemetry.deferred import Deferred
 from voiceguard.telemetry.metrics import LATENCY_BUCKETS_S, OVERHEAD_BUCKETS_S, Metrics
@@ -126,48 +123,39 @@ class VoiceMetricsSink:
     name = "voice-metrics"
 
     def __init__(self, metrics: Metrics, config: TelemetryConfig) -> None:
-        meter = metrics.meter
         self._model = _CappedLabels(MAX_MODELS)
         self._prices = PriceTable(config.prices)
         self._exchanges: dict[str, ExchangeTrace] = {}
         self._defer = Deferred()
 
-        def latency(name: str) -> Histogram:
-            return meter.create_histogram(
-                name, unit="s", explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_S
-            )
+        aggregates = metrics.aggregates
+
+        def latency(name: str) -> HistogramInstrument:
+            return aggregates.histogram(name, "s", LATENCY_BUCKETS_S)
 
         gap = latency(names.METRIC_TURN_GAP)
-        self._turn_histograms: dict[str, Histogram] = {
+        self._turn_histograms: dict[str, HistogramInstrument] = {
             key: gap
             if key.startswith("gap_")
-            else meter.create_histogram(
-                name, unit="s", explicit_bucket_boundaries_advisory=OVERHEAD_BUCKETS_S
-            )
+            else aggregates.histogram(name, "s", OVERHEAD_BUCKETS_S)
             if key == "proxy_overhead"
             else latency(name)
             for key, name in names.BREAKDOWN_ATTRIBUTES.items()
         }
-        self._turns = meter.create_counter(names.METRIC_TURNS, unit="{turn}")
-        self._interruptions = meter.create_counter(names.METRIC_INTERRUPTIONS, unit="{interruption}")
-        self._calls = meter.create_counter(names.METRIC_CALLS, unit="{call}")
-        self._operation_duration = meter.create_histogram(
-            names.GEN_AI_CLIENT_OPERATION_DURATION,
-            unit="s",
-            explicit_bucket_boundaries_advisory=GEN_AI_DURATION_BUCKETS_S,
+        self._turns = aggregates.counter(names.METRIC_TURNS, "{turn}")
+        self._interruptions = aggregates.counter(names.METRIC_INTERRUPTIONS, "{interruption}")
+        self._calls = aggregates.counter(names.METRIC_CALLS, "{call}")
+        self._operation_duration = aggregates.histogram(
+            names.GEN_AI_CLIENT_OPERATION_DURATION, "s", GEN_AI_DURATION_BUCKETS_S
         )
-        self._time_to_first_chunk = meter.create_histogram(
-            names.GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
-            unit="s",
-            explicit_bucket_boundaries_advisory=GEN_AI_DURATION_BUCKETS_S,
+        self._time_to_first_chunk = aggregates.histogram(
+            names.GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK, "s", GEN_AI_DURATION_BUCKETS_S
         )
-        self._tokens = meter.create_histogram(
-            names.GEN_AI_CLIENT_TOKEN_USAGE, unit="{token}", explicit_bucket_boundaries_advisory=TOKEN_BUCKETS
-        )
-        self._pii = meter.create_counter(names.METRIC_PII_ENTITIES, unit="{entity}")
-        self._decisions = meter.create_counter(names.METRIC_POLICY_DECISIONS, unit="{decision}")
-        self._cost = meter.create_counter(names.METRIC_COST, unit="{USD}")
-        self._audio = meter.create_counter(names.METRIC_AUDIO, unit="s")
+        self._tokens = aggregates.histogram(names.GEN_AI_CLIENT_TOKEN_USAGE, "{token}", TOKEN_BUCKETS)
+        self._pii = aggregates.counter(names.METRIC_PII_ENTITIES, "{entity}")
+        self._decisions = aggregates.counter(names.METRIC_POLICY_DECISIONS, "{decision}")
+        self._cost = aggregates.counter(names.METRIC_COST, "{USD}")
+        self._audio = aggregates.counter(names.METRIC_AUDIO, "s")
 
     def handle(self, record: Record) -> None:
         if isinstance(record, EventObserved):
@@ -186,7 +174,7 @@ class VoiceMetricsSink:
         elif isinstance(record, TurnFinished):
             self._defer(self._turn_finished, record.call, record.turn)
         elif isinstance(record, CallEnded):
-            self._defer(self._calls.add, 1)
+            self._defer(self._calls.add, 1, ())
 
     def flush(self) -> None:
         """Record what is still deferred (tests, shutdown)."""
@@ -224,9 +212,9 @@ class VoiceMetricsSink:
     def _record_tokens(self, exchange: Exchange, usage: Usage, model: str | None) -> None:
         labels = self._labels(exchange, model)
         if usage.input_tokens:
-            self._tokens.record(usage.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"})
+            self._tokens.record(usage.input_tokens, _tuple({**labels, names.GEN_AI_TOKEN_TYPE: "input"}))
         if usage.output_tokens:
-            self._tokens.record(usage.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"})
+            self._tokens.record(usage.output_tokens, _tuple({**labels, names.GEN_AI_TOKEN_TYPE: "output"}))
 
     def _exchange_finished(self, exchange: Exchange, exchange_trace: ExchangeTrace) -> None:
         labels = self._labels(exchange, exchange_trace.model)
@@ -234,33 +222,35 @@ class VoiceMetricsSink:
         if exchange.transport == "http" and exchange.request_sent_ns is not None:
             finished = exchange.finished_ns or exchange.request_sent_ns
             duration_labels = {**labels, names.ATTR_ERROR_TYPE: error} if error else labels
-            self._operation_duration.record((finished - exchange.request_sent_ns) / 1e9, duration_labels)
+            self._operation_duration.record(
+                (finished - exchange.request_sent_ns) / 1e9, _tuple(duration_labels)
+            )
             if exchange_trace.first_output_ns is not None:
                 ttfc = max(0, exchange_trace.first_output_ns - exchange.request_sent_ns) / 1e9
-                self._time_to_first_chunk.record(ttfc, labels)
+                self._time_to_first_chunk.record(ttfc, _tuple(labels))
         tally = exchange_trace.tally
         if tally.billed_audio_in_s:
-            self._audio.add(tally.billed_audio_in_s, {**labels, names.ATTR_DIRECTION: "to_upstream"})
+            self._audio.add(tally.billed_audio_in_s, _tuple({**labels, names.ATTR_DIRECTION: "to_upstream"}))
         if tally.audio_out_s:
-            self._audio.add(tally.audio_out_s, {**labels, names.ATTR_DIRECTION: "to_client"})
+            self._audio.add(tally.audio_out_s, _tuple({**labels, names.ATTR_DIRECTION: "to_client"}))
         cost = self._prices.cost(exchange_trace.model, tally) if tally.seen else None
         if cost:
-            self._cost.add(cost, labels)
+            self._cost.add(cost, _tuple(labels))
 
     def _decision(self, decision: PolicyDecision) -> None:
         self._decisions.add(
             1,
-            {
-                names.POLICY_RULE: decision.rule_id,
-                names.POLICY_ACTION: decision.action,
-                names.POLICY_OUTCOME: decision.outcome,
-            },
+            (
+                (names.POLICY_RULE, decision.rule_id),
+                (names.POLICY_ACTION, decision.action),
+                (names.POLICY_OUTCOME, decision.outcome),
+            ),
         )
         if is_pii_decision(decision):
             for entity_type, count in decision.counts:
                 if count > 0:
                     self._pii.add(
-                        count, {names.PII_ENTITY_TYPE: entity_type, names.POLICY_ACTION: decision.action}
+                        count, ((names.PII_ENTITY_TYPE, entity_type), (names.POLICY_ACTION, decision.action))
                     )
 
     # --- turns ----------------------------------------------------------------------------------------------
@@ -280,10 +270,11 @@ class VoiceMetricsSink:
             names.GEN_AI_REQUEST_MODEL: self._model(turn.models.get(main_stage.value)),
             names.GEN_AI_PROVIDER_NAME: main.provider if main else "unknown",
         }
-        context = _turn_context(call, turn)
-        self._turns.add(1, turn_labels)
+        exemplar = (ids.trace_id_for(call), ids.turn_span_id(call, turn.number))
+        turn_key = _tuple(turn_labels)
+        self._turns.add(1, turn_key)
         if turn.interrupted:
-            self._interruptions.add(1, turn_labels)
+            self._interruptions.add(1, turn_key)
         for key, value in turn.breakdown_ms().items():
             if value is None:
                 continue
@@ -299,9 +290,9 @@ class VoiceMetricsSink:
                 }
             elif key.startswith("gap_"):
                 labels = {**turn_labels, names.ATTR_GAP_KIND: key.removeprefix("gap_")}
-            self._turn_histograms[key].record(value / 1000, labels, context=context)
+            key_labels = turn_key if labels is turn_labels else _tuple(labels)
+            self._turn_histograms[key].record(value / 1000, key_labels, exemplar)
 
 
-def _turn_context(call: Call, turn: Turn) -> Context:
-    span = SpanContext(ids.trace_id_for(call), ids.turn_span_id(call, turn.number), False, TraceFlags(1))
-    return trace.set_span_in_context(NonRecordingSpan(span))
+def _tuple(labels: dict[str, str]) -> Labels:
+    return tuple(labels.items())
