@@ -63,7 +63,7 @@ def process(
 
 
 @contextlib.contextmanager
-def upstream(sse_interval: float = 0.0) -> Iterator[str]:
+def upstream(sse_interval: float = 0.0, realtime_out_ms: float = 0.0) -> Iterator[str]:
     port = free_port()
     args = [
         sys.executable,
@@ -72,6 +72,8 @@ def upstream(sse_interval: float = 0.0) -> Iterator[str]:
         str(port),
         "--sse-interval",
         str(sse_interval),
+        "--realtime-out-ms",
+        str(realtime_out_ms),
     ]
     with process(args, f"http://127.0.0.1:{port}/health"):
         yield f"http://127.0.0.1:{port}"
