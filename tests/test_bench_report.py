@@ -110,10 +110,10 @@ def test_nginx_config_proxies_http_with_keepalive_and_websockets(tmp_path: Path)
     assert config.count("{") == config.count("}")
 
 
-def test_litellm_config_points_both_models_at_the_upstream_and_turns_logging_off() -> None:
+def test_litellm_config_points_every_model_at_the_upstream_and_turns_logging_off() -> None:
     config = litellm_config("http://127.0.0.1:9000")
     models = {entry["model_name"]: entry for entry in config["model_list"]}  # type: ignore[attr-defined]
-    assert set(models) == {"gpt-4o-mini", "whisper-1"}
+    assert set(models) == {"gpt-4o-mini", "whisper-1", "bench"}
     assert all(m["litellm_params"]["api_base"] == "http://127.0.0.1:9000/v1" for m in models.values())
     assert models["whisper-1"]["model_info"] == {"mode": "audio_transcription"}
     assert config["general_settings"]["disable_spend_logs"] is True  # type: ignore[index]
