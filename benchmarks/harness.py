@@ -101,7 +101,11 @@ def voiceguard_process(
     """``voiceguard`` that also hands over its process (to read its CPU time)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="vg-bench-") as tmp:
-        config = {"listen": {"port": port}, "data_dir": tmp, "routes": {"openai": {"upstream": upstream_url}}}
+        config: dict[str, object] = {
+            "listen": {"port": port},
+            "data_dir": tmp,
+            "routes": {"openai": {"upstream": upstream_url}},
+        }
         config.update(extra_config or {})
         path = Path(tmp) / "voiceguard.yaml"
         path.write_text(yaml.safe_dump(config))

@@ -219,7 +219,7 @@ def litellm(upstream_url: str, install: bool = True) -> Iterator[Running]:
 @contextlib.contextmanager
 def collector() -> Iterator[str]:
     """rotel receiving OTLP/HTTP and dropping what it decoded; yields its endpoint."""
-    import rotel  # type: ignore[import-untyped]
+    import rotel
 
     agent = Path(rotel.__file__).parent / "rotel-agent"
     http_port, grpc_port = free_port(), free_port()

@@ -113,6 +113,8 @@ def format_cell(row: Row, target: str) -> str:
 
 
 def _num(value: float) -> str:
+    if value == int(value) and abs(value) >= 10:
+        return f"{value:.0f}"  # counts (calls, requests/s) read as counts
     if abs(value) >= 100:
         return f"{value:.0f}"
     if abs(value) >= 10:
