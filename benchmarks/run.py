@@ -11,8 +11,8 @@ Why it is built this way: the machine is shared and noisy, so every comparison i
 short rounds that rotate through the targets (a slow second hits all of them alike), and every figure a peer
 cannot produce is written n/a with the reason, never estimated.
 
-    python -m benchmarks.run                  # the whole suite, ~8 minutes
-    python -m benchmarks.run --quick          # fewer samples, ~2 minutes
+    python -m benchmarks.run                  # the whole suite, 7-10 minutes
+    python -m benchmarks.run --quick          # fewer samples, 2-3 minutes
     python -m benchmarks.run --only json,realtime --json out.json
     python -m benchmarks.run --load out.json --markdown   # re-print a saved run's table
 """
@@ -89,11 +89,13 @@ class Sizes:
     frame_seconds: float
     call_steps: tuple[int, ...]
     transcripts: int
+    frame_rounds: int = 2
+    """Rounds per target at the 1- and 200-call steps (the rows of the table); other steps run one."""
 
     @classmethod
     def pick(cls, quick: bool, requests: int | None, seconds: float | None, clients: int) -> Sizes:
         if quick:
-            sizes = cls(200, 2, clients, 1.0, (50, 200, 800), 2.0, (1, 50, 200), 300)
+            sizes = cls(150, 2, clients, 1.0, (100, 400, 1600), 1.5, (1, 50, 200), 300, frame_rounds=1)
         else:
             sizes = cls(
                 800, 4, clients, 2.0, (50, 100, 200, 300, 500, 700, 1000, 1500, 2000), 3.0,
@@ -378,7 +380,7 @@ def realtime_rows(gen: LoadGen, targets: Targets, sizes: Sizes) -> list[Row]:
     miss: dict[str, str] = {}
     ceiling = False
     for step, calls in enumerate(sizes.call_steps):
-        rounds = 2 if calls in (1, DESIGN_CALLS) else 1
+        rounds = sizes.frame_rounds if calls in (1, DESIGN_CALLS) else 1
         others = alive if calls > DESIGN_CALLS else [t for t in live if t.name != DIRECT]
         plan = [targets.live[DIRECT], *others]
         got = {target.name: FrameSamples() for target in plan}
@@ -453,9 +455,11 @@ def realtime_rows(gen: LoadGen, targets: Targets, sizes: Sizes) -> list[Row]:
             capacity.cells[name] = memory.cells[name] = targets.na(name)
             continue
         if name in best:
+            # Still within budget when the ladder ended: a lower bound (direct at its ceiling is exact).
             still = any(t.name == name for t in alive) or name == DIRECT
-            note = "generator's ceiling" if still and ceiling else ""
-            capacity.cells[name] = Cell(float(best[name]), note, at_least=still and ceiling)
+            bound = still and not (name == DIRECT and ceiling)
+            note = ("generator's ceiling" if ceiling else "ladder's top") if still else ""
+            capacity.cells[name] = Cell(float(best[name]), note, at_least=bound)
         else:
             lowest = min((c for c in sizes.call_steps if c >= MIN_CAPACITY_CALLS), default=0)
             capacity.cells[name] = Cell(None, f"below {lowest}: {miss.get(name, 'generator ceiling')}")
@@ -604,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer samples and shorter steps (~2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer samples and shorter steps (2-3 minutes)")
     parser.add_argument(
         "--only", action="append", default=[], help=f"run only these groups: {', '.join(GROUPS)}"
     )
