@@ -23,9 +23,11 @@ test: $(STAMP) services
 serve: $(STAMP)
 	$(BIN)/voiceguard serve
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks.proxy_overhead
-	$(BIN)/python -m benchmarks.realtime_frames
+# The whole suite side by side with direct, nginx and LiteLLM (installed into benchmarks/.venv-litellm on first
+# run), one table at the end; BENCH_ARGS=--quick for a two-minute version, --json FILE to keep the figures.
+BENCH_ARGS ?=
+bench: $(STAMP) services
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check voiceguard tests benchmarks examples

@@ -63,7 +63,7 @@ def process(
 
 
 @contextlib.contextmanager
-def upstream(sse_interval: float = 0.0) -> Iterator[str]:
+def upstream(sse_interval: float = 0.0, realtime_out_ms: float = 0.0) -> Iterator[str]:
     port = free_port()
     args = [
         sys.executable,
@@ -72,6 +72,8 @@ def upstream(sse_interval: float = 0.0) -> Iterator[str]:
         str(port),
         "--sse-interval",
         str(sse_interval),
+        "--realtime-out-ms",
+        str(realtime_out_ms),
     ]
     with process(args, f"http://127.0.0.1:{port}/health"):
         yield f"http://127.0.0.1:{port}"
@@ -99,7 +101,11 @@ def voiceguard_process(
     """``voiceguard`` that also hands over its process (to read its CPU time)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="vg-bench-") as tmp:
-        config = {"listen": {"port": port}, "data_dir": tmp, "routes": {"openai": {"upstream": upstream_url}}}
+        config: dict[str, object] = {
+            "listen": {"port": port},
+            "data_dir": tmp,
+            "routes": {"openai": {"upstream": upstream_url}},
+        }
         config.update(extra_config or {})
         path = Path(tmp) / "voiceguard.yaml"
         path.write_text(yaml.safe_dump(config))

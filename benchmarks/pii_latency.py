@@ -158,12 +158,13 @@ def main() -> None:
     print(table(["guard on a final transcript", "transcripts", "n", "p50 ms", "p99 ms"], rows), flush=True)
 
     ttft_rows = []
+    ttft_cases: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("PII guard off", {"enabled": False}),
+        ("PII defaults (prompt pseudonymised)", {}),
+        ("PII redacting replies (pattern entities)", {"modes": {"speech": {"PHONE_NUMBER": "redact"}}}),
+    )
     with upstream(sse_interval=args.sse_interval) as upstream_url:
-        for name, pii in (
-            ("PII guard off", {"enabled": False}),
-            ("PII defaults (prompt pseudonymised)", {}),
-            ("PII redacting replies (pattern entities)", {"modes": {"speech": {"PHONE_NUMBER": "redact"}}}),
-        ):
+        for name, pii in ttft_cases:
             with voiceguard(upstream_url, {"pii": pii}) as proxied:
                 direct, through = asyncio.run(
                     ttft(upstream_url, proxied.removesuffix("/openai") + "/openai", args.requests)

@@ -70,6 +70,8 @@ async def transcriptions(request: web.Request) -> web.Response:
     return web.json_response({"text": "hello there", "usage": {"type": "duration", "seconds": 1}})
 
 
+REALTIME_OUT_MS = web.AppKey("realtime_out_ms", float)
+"""Output audio interval for sockets whose URL lost the ``bench_out_ms`` query (a proxy that rebuilds it)."""
 REALTIME_DELAYS = web.AppKey("realtime_delays", dict)
 """Per benchmark round: (client send time, one-way delay) of every append frame, in monotonic ns."""
 
@@ -103,7 +105,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     delays = request.app[REALTIME_DELAYS].setdefault(request.query.get("bench_round", ""), [])
     await ws.send_str('{"type":"session.created","event_id":"evt_0","session":{"id":"sess_bench"}}')
-    out_ms = float(request.query.get("bench_out_ms", "0"))
+    out_ms = float(request.query.get("bench_out_ms", request.app[REALTIME_OUT_MS]))
     sender = asyncio.create_task(_send_output_audio(ws, out_ms / 1000)) if out_ms > 0 else None
     try:
         async for message in ws:
@@ -137,10 +139,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--sse-interval", type=float, default=0.0)
+    parser.add_argument(
+        "--realtime-out-ms", type=float, default=0.0, help="output audio when the URL says none"
+    )
     args = parser.parse_args()
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app["sse_interval"] = args.sse_interval
     app[REALTIME_DELAYS] = {}
+    app[REALTIME_OUT_MS] = args.realtime_out_ms
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_get("/v1/realtime", realtime)
