@@ -16,6 +16,13 @@ import time
 import orjson
 from aiohttp import WSMsgType, web
 
+# The reply carries the AI disclosure, as a compliant agent's first utterance does: voiceguard on its
+# embedded defaults then verifies it and forwards the bytes unchanged, which is the pass-through case
+# DESIGN.md's latency budget is about. A reply that lacks it is rewritten (disclosure injected).
+DISCLOSURE_WORDS = ["I'm", " an", " AI", " assistant", "."]
+REPLY_WORDS = [*DISCLOSURE_WORDS, " Sure", ",", " I", " can", " help", " with", " that", "."]
+REPLY = "".join(REPLY_WORDS)
+
 COMPLETION = orjson.dumps(
     {
         "id": "chatcmpl-bench",
@@ -25,7 +32,7 @@ COMPLETION = orjson.dumps(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Sure, I can help with that.", "refusal": None},
+                "message": {"role": "assistant", "content": REPLY, "refusal": None},
                 "logprobs": None,
                 "finish_reason": "stop",
             }
@@ -55,7 +62,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     interval: float = request.app["sse_interval"]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    for word in ["Sure", ",", " I", " can", " help", " with", " that", "."]:
+    for word in REPLY_WORDS:
         await response.write(chunk(word))
         if interval:
             await asyncio.sleep(interval)
