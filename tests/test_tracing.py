@@ -356,3 +356,43 @@ async def test_a_client_trace_that_is_not_sampled_stays_unsampled_upstream_and_r
     assert len(sent) == 3 and all(
         value.startswith(f"00-{client_trace}-") and value.endswith("-00") for value in sent
     )
+
+
+def test_every_audio_frame_of_a_realtime_turn_is_priced_even_when_the_chunk_repeats(tmp_path: Path) -> None:
+    """The tracing sink prices a (model, audio chunk) once and reuses it; three equal frames still cost
+    three times one frame."""
+    settings = settings_for(
+        {}, tmp_path, telemetry={"prices": {"voice-bot": {"audio_output_per_minute": 0.6}}}
+    )
+    sink, exporter = in_memory_tracing(settings)
+    clock = Clock()
+    pipeline = Pipeline(GuardChain([]), [sink], max_calls=10, call_idle_seconds=60, clock=clock)
+    exchange = pipeline.open_exchange(
+        CallContext(),
+        route="openai",
+        info=ExchangeInfo("openai", "realtime", Stage.REALTIME),
+        transport="websocket",
+        method="GET",
+        path="/v1/realtime",
+    )
+    assert exchange is not None
+    pipeline.request_sent(exchange)
+    second = AudioChunk(Direction.TO_CLIENT, 48_000, 1.0)
+    for ms, event in [
+        (100, SpeechStarted()),
+        (200, SpeechStopped()),
+        (210, ResponseStarted("resp_1", model="voice-bot")),
+        (300, second),
+        (400, second),
+        (500, second),
+        (600, ResponseDone("resp_1")),
+    ]:
+        clock.at(ms)
+        pipeline.process(exchange, [event], Direction.TO_CLIENT)
+    clock.at(1_000)
+    pipeline.finish_exchange(exchange, status=101)
+    sink.tracing.force_flush()
+
+    [turn] = [s for s in exporter.get_finished_spans() if s.name == "voice.turn"]
+    assert turn.attributes is not None
+    assert turn.attributes[names.COST_USD] == pytest.approx(3 * 0.6 / 60)

@@ -25,6 +25,7 @@ from voiceguard.records import (
     ExchangeFinished,
     ExchangeStarted,
     Record,
+    SelectiveSink,
     Sink,
     TurnFinished,
 )
@@ -51,12 +52,18 @@ class Pipeline:
         self.clock = clock
         self.calls = CallRegistry(max_calls, call_idle_seconds, on_end=self._call_ended)
         self.sink_failures = 0
+        self._sinks_by_kind: dict[type[Record], tuple[Sink, ...]] = {}
 
     # --- records ------------------------------------------------------------------------------------------
 
     def emit(self, record: Record) -> None:
-        """Hand a record to every sink; a failing sink is counted and logged, never raised."""
-        for sink in self.sinks:
+        """Hand a record to the sinks wanting its kind; a failing sink is counted and logged, never raised."""
+        kind = type(record)
+        sinks = self._sinks_by_kind.get(kind)
+        if sinks is None:
+            sinks = tuple(s for s in self.sinks if not isinstance(s, SelectiveSink) or s.wants(kind))
+            self._sinks_by_kind[kind] = sinks
+        for sink in sinks:
             try:
                 sink.handle(record)
             except Exception:
@@ -167,8 +174,12 @@ class Pipeline:
                 _learn_caller(call, event)
                 if event.call_sid and valid_call_id(event.call_sid):
                     self.calls.alias(call, event.call_sid)
+        ctx = exchange.guard_contexts.get(direction)
+        if ctx is None:
+            ctx = GuardContext(call, exchange.info, direction, exchange.id)
+            exchange.guard_contexts[direction] = ctx
         try:
-            result = self.chain.process(GuardContext(call, exchange.info, direction, exchange.id), events)
+            result = self.chain.process(ctx, events)
         except Blocked as blocked:
             self._report(exchange, blocked.reports)
             if not any(
@@ -178,7 +189,8 @@ class Pipeline:
                 self._report(exchange, [decision])
             raise
         now = self.clock()
-        self._report(exchange, result.reports, now)
+        if result.reports:
+            self._report(exchange, result.reports, now)
         stage: Stage = exchange.info.stage
         turns = call.turns
         for event in result.events:

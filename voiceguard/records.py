@@ -77,6 +77,19 @@ class Sink(Protocol):
 
 
 @runtime_checkable
+class SelectiveSink(Protocol):
+    """A sink that ignores whole kinds of records (an access log reads only ``ExchangeFinished``).
+
+    The pipeline asks once per record type and stops handing it the others, so the per-frame
+    ``EventObserved`` of a realtime call reaches only the sinks that read it.
+    """
+
+    def wants(self, kind: type[Record]) -> bool:
+        """False when ``handle`` does nothing with any record of type ``kind``."""
+        ...
+
+
+@runtime_checkable
 class DurableSink(Protocol):
     """A sink whose records of an exchange must be durable before the response completes."""
 

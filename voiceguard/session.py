@@ -13,11 +13,14 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from voiceguard.events import ClientNotice
+from voiceguard.events import ClientNotice, Direction
 from voiceguard.protocols.base import ExchangeInfo
 from voiceguard.turns import TurnTracker
+
+if TYPE_CHECKING:
+    from voiceguard.guards.base import GuardContext
 
 T = TypeVar("T")
 
@@ -100,6 +103,8 @@ class Exchange:
     """Headers sinks add to the upstream request when they see ``ExchangeStarted`` (e.g. ``traceparent``)."""
     turn_number: int | None = None
     """The turn of the call this exchange's request belongs to (set when the request goes upstream)."""
+    guard_contexts: dict[Direction, GuardContext] = field(default_factory=dict)
+    """The pipeline's ``GuardContext`` per direction, made once instead of once per frame."""
 
     @staticmethod
     def new_id() -> str:

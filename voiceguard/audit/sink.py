@@ -36,7 +36,7 @@ from voiceguard.audit.writer import AuditWriter
 from voiceguard.config import AuditConfig
 from voiceguard.keys import KeyStore
 from voiceguard.proxy.runtime import Readiness
-from voiceguard.records import Record
+from voiceguard.records import EventObserved, Record, TurnFinished
 from voiceguard.session import Call, Exchange
 from voiceguard.telemetry import names
 from voiceguard.telemetry.metrics import LATENCY_BUCKETS_S, Metrics
@@ -102,6 +102,10 @@ class AuditSink:
         meter.create_observable_gauge(names.AUDIT_QUEUE_DEPTH, callbacks=[self._observe_queue])
 
     # --- Sink (request path: no I/O) ----------------------------------------------------------------
+
+    def wants(self, kind: type[Record]) -> bool:
+        """Observed events and turns are telemetry, never evidence (``describe`` keeps none of them)."""
+        return not issubclass(kind, EventObserved | TurnFinished)
 
     def handle(self, record: Record) -> None:
         described = describe(record, self._subject_of, self.policy_source)

@@ -147,6 +147,10 @@ class SpeakerChangeDetector:
             self._executor.shutdown(wait=True)
             self._executor = None
 
+    def wants(self, kind: type[Record]) -> bool:
+        """Audio arrives through ``feed``; the only record read is a call's end (``SelectiveSink``)."""
+        return issubclass(kind, CallEnded)
+
     def handle(self, record: Record) -> None:
         if isinstance(record, CallEnded):
             voices = record.call.scratch(_CALL_VOICES, self._new_call)

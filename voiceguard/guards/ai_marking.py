@@ -31,6 +31,10 @@ class AiMarkingGuard(PolicyBoundGuard):
 
     name = "ai-marking"
 
+    def passes(self, kind: type[Event], direction: Direction, stage: Stage) -> bool:
+        """Only text going to a TTS upstream is marked (``Selective``): everything else skips this guard."""
+        return not (issubclass(kind, TTSText) and stage is Stage.TTS and direction is Direction.TO_UPSTREAM)
+
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
         if not (
             isinstance(event, TTSText)

@@ -31,6 +31,7 @@ from voiceguard.events import (
     Direction,
     Event,
     PolicyDecision,
+    Stage,
     Transcript,
 )
 from voiceguard.guards.base import Blocked, GuardContext
@@ -73,6 +74,10 @@ class BiometricsGuard:
 
     def finish(self, call: Call) -> None:
         pass
+
+    def passes(self, kind: type[Event], direction: Direction, stage: Stage) -> bool:
+        """Only feature requests and transcripts are read (``Selective``): audio frames skip this guard."""
+        return not issubclass(kind, BiometricRequest | Transcript)
 
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
         if isinstance(event, BiometricRequest) and event.enabled:

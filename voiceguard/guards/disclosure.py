@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Final
 
 from voiceguard.biometrics.call_state import CALL_SPEAKERS, CallSpeakers
 from voiceguard.events import (
@@ -59,6 +60,8 @@ from voiceguard.policy.model import Action, Control
 from voiceguard.session import Call
 
 STAGE_NAMES = {Stage.LLM: "llm", Stage.TTS: "tts", Stage.REALTIME: "realtime"}
+_SPOKEN_STAGES: Final = ("tts", "realtime")
+"""Stages whose replies reach the caller as audio."""
 REALTIME_INSTRUCTION = 'Begin your first response by saying exactly: "{text}"'
 MAX_CACHED_SETTINGS = 256
 _STATE = "voiceguard.guards.disclosure"
@@ -76,11 +79,18 @@ class DisclosureGuard(PolicyBoundGuard):
 
     # --- dispatch -----------------------------------------------------------------------------------------
 
+    def passes(self, kind: type[Event], direction: Direction, stage: Stage) -> bool:
+        """Audio matters here only on its way to the client from a TTS or realtime exchange (the first audio
+        of a reply may need a spoken disclosure before it); the caller's audio frames skip this guard."""
+        if kind is not AudioChunk:
+            return False
+        return direction is not Direction.TO_CLIENT or STAGE_NAMES.get(stage) not in _SPOKEN_STAGES
+
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
         stage = STAGE_NAMES.get(ctx.exchange.stage)
         to_client = ctx.direction is Direction.TO_CLIENT
         if isinstance(event, AudioChunk):
-            if to_client and stage in ("tts", "realtime"):
+            if to_client and stage in _SPOKEN_STAGES:
                 return [*self._first_audio(ctx.call), event]
             return (event,)
         if isinstance(event, Transcript):

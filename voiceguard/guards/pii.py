@@ -30,6 +30,7 @@ from voiceguard.config import PiiConfig
 from voiceguard.events import (
     DECISION_CONTROL,
     AgentText,
+    AudioChunk,
     Direction,
     Event,
     LLMRequest,
@@ -42,6 +43,7 @@ from voiceguard.events import (
     ToolCall,
     Transcript,
     TTSText,
+    WireAnomaly,
 )
 from voiceguard.guards.base import Blocked, GuardContext
 from voiceguard.guards.pii_modes import CallModes, ModesByCall, count_by_rule
@@ -186,6 +188,10 @@ class PiiGuard:
         return self._modes(call).policy
 
     # --- dispatch -------------------------------------------------------------------------------------------
+
+    def passes(self, kind: type[Event], direction: Direction, stage: Stage) -> bool:
+        """Audio and wire anomalies carry no text, so ``process`` hands them straight back (``Selective``)."""
+        return kind is AudioChunk or kind is WireAnomaly
 
     def process(self, ctx: GuardContext, event: Event) -> Iterable[Event]:
         if isinstance(event, ResponseDone):

@@ -140,13 +140,13 @@ class Admission:
         return len(self._calls_by_client)
 
     def _buckets(self, call: Call) -> _CallBuckets:
+        # A bound method, not a closure: this runs for every client WebSocket message.
+        return call.scratch(_BUCKETS_KEY, self._fresh_buckets)
+
+    def _fresh_buckets(self) -> _CallBuckets:
         limits = self._limits
-
-        def fresh() -> _CallBuckets:
-            now = self._clock()
-            return _CallBuckets(
-                TokenBucket(limits.call_requests_per_second, limits.call_request_burst, now),
-                TokenBucket(limits.call_ws_messages_per_second, limits.call_ws_message_burst, now),
-            )
-
-        return call.scratch(_BUCKETS_KEY, fresh)
+        now = self._clock()
+        return _CallBuckets(
+            TokenBucket(limits.call_requests_per_second, limits.call_request_burst, now),
+            TokenBucket(limits.call_ws_messages_per_second, limits.call_ws_message_burst, now),
+        )

@@ -87,6 +87,10 @@ class RequestLogSink:
     def __init__(self) -> None:
         self._log = structlog.get_logger("voiceguard.access")
 
+    def wants(self, kind: type[Record]) -> bool:
+        """Only finished exchanges make a line (``SelectiveSink``)."""
+        return issubclass(kind, ExchangeFinished)
+
     def handle(self, record: Record) -> None:
         if not isinstance(record, ExchangeFinished):
             return

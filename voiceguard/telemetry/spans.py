@@ -165,6 +165,12 @@ class ExchangeTrace:
         return self.request_model or self.response_model or self.usage_model
 
     def observe(self, event: Event, to_client: bool, at_ns: int) -> None:
+        if type(event) is AudioChunk:
+            # Most events of a realtime socket: audio only counts toward the tally and the first output.
+            self.tally.observe(event)
+            if to_client and self.first_output_ns is None:
+                self.first_output_ns = at_ns
+            return
         self.tally.observe(event)
         if self.content is not None:
             self.content.observe(event)

@@ -29,7 +29,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from yarl import URL
 
 from voiceguard.config import Settings, TelemetryConfig
-from voiceguard.events import Direction, PolicyDecision, Stage
+from voiceguard.events import AudioChunk, Direction, PolicyDecision, Stage
 from voiceguard.records import (
     CallEnded,
     CallStarted,
@@ -71,6 +71,8 @@ from voiceguard.telemetry.trace_state import (
 from voiceguard.turns import Turn
 
 _UNSET: Final = Status(StatusCode.UNSET)
+MAX_AUDIO_COSTS: Final = 1024
+"""Distinct (model, audio chunk) prices kept; realtime adapters make a handful of chunk sizes per call."""
 
 
 def upstream_hosts(settings: Settings) -> dict[str, str]:
@@ -108,6 +110,7 @@ class TracingSink:
         self._subject_hash = subject_hash
         self._exchanges: dict[str, ExchangeTrace] = {}
         self._defer = Deferred()
+        self._audio_costs: dict[tuple[str | None, AudioChunk], float | None] = {}
 
     async def start(self) -> None:
         return None
@@ -233,16 +236,32 @@ class TracingSink:
             extras.content.observe(record.event)
 
     def _price(self, call: Call, extras: TurnExtras, model: str | None, event: object) -> None:
-        single = UsageTally()
-        if not single.observe(event):  # type: ignore[arg-type]
-            return
-        cost = self._prices.cost(model, single)
+        if type(event) is AudioChunk:
+            # Every audio frame of a realtime turn is priced; the adapters reuse one chunk object per frame
+            # size, so the price of (model, chunk) is worked out once.
+            key = (model, event)
+            if key in self._audio_costs:
+                cost = self._audio_costs[key]
+            else:
+                cost = self._cost_of(model, event)
+                if len(self._audio_costs) >= MAX_AUDIO_COSTS:
+                    self._audio_costs.clear()
+                self._audio_costs[key] = cost
+        else:
+            cost = self._cost_of(model, event)
         if cost is not None:
             state = self._call(call)
             extras.cost += cost
             extras.priced = True
             state.cost += cost
             state.priced = True
+
+    def _cost_of(self, model: str | None, event: object) -> float | None:
+        """The price of one event alone; ``None`` when it is not billed or the model is not priced."""
+        single = UsageTally()
+        if not single.observe(event):  # type: ignore[arg-type]
+            return None
+        return self._prices.cost(model, single)
 
     def _decision(self, record: DecisionMade) -> None:
         exchange_trace = self._exchanges.get(record.exchange.id)
