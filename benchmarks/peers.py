@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.harness import ROOT, free_port, process, wait_http
+from benchmarks.harness import ROOT, free_port, process, stop, wait_http
 from tests.nginx import nginx_binary
 from tests.otlp_receiver import _wait_listening as wait_listening
 
@@ -208,12 +208,7 @@ def litellm(upstream_url: str, install: bool = True) -> Iterator[Running]:
             wait_http(f"http://127.0.0.1:{port}/health/liveliness", timeout=120)
             yield Running(f"http://127.0.0.1:{port}", proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 @contextlib.contextmanager
@@ -236,9 +231,4 @@ def collector() -> Iterator[str]:
             wait_listening(http_port, timeout=15)
             yield f"http://127.0.0.1:{http_port}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
