@@ -25,7 +25,7 @@ from multidict import CIMultiDict
 from voiceguard.correlation import REQUEST_DROP, RESPONSE_DROP, forward_headers
 from voiceguard.events import Direction
 from voiceguard.guards.base import Blocked
-from voiceguard.protocols.base import HttpCodec, RequestHead, StreamCodec, same_events
+from voiceguard.protocols.base import HttpCodec, RequestHead, StreamCodec, WireUnit, same_events
 from voiceguard.protocols.sse import WireLimitExceeded
 from voiceguard.proxy.body import BodyFailed, BodyFailure, StreamedBody, read_body
 from voiceguard.proxy.errors import error_response, unsendable_message
@@ -266,17 +266,20 @@ class HttpForwarder:
             exchange.bytes_to_client += len(tail)
         return response
 
+    def _guarded(self, codec: StreamCodec, unit: WireUnit) -> bytes:
+        """A response unit after the guards: its own bytes when they changed nothing, else re-rendered."""
+        if not unit.events:
+            return unit.raw
+        out = self.runtime.pipeline.process(self.exchange, unit.events, Direction.TO_CLIENT)
+        return unit.raw if same_events(unit.events, out) else codec.render(unit, out)
+
     def _final_units(self, codec: StreamCodec) -> bytes:
         """What the adapter still holds at the end of the stream, through the guards, as one piece."""
         started = time.perf_counter_ns()
         pipeline = self.runtime.pipeline
         pieces: list[bytes] = []
         for unit in codec.end():
-            if unit.events:
-                out = pipeline.process(self.exchange, unit.events, Direction.TO_CLIENT)
-                data = unit.raw if same_events(unit.events, out) else codec.render(unit, out)
-            else:
-                data = unit.raw
+            data = self._guarded(codec, unit)
             if data:
                 pieces.append(data)
         pipeline.add_overhead(self.exchange, time.perf_counter_ns() - started)
@@ -289,11 +292,7 @@ class HttpForwarder:
         units = codec.feed(chunk)
         pipeline = self.runtime.pipeline
         for unit in units:
-            if unit.events:
-                out = pipeline.process(self.exchange, unit.events, Direction.TO_CLIENT)
-                data = unit.raw if same_events(unit.events, out) else codec.render(unit, out)
-            else:
-                data = unit.raw
+            data = self._guarded(codec, unit)
             if data:
                 pipeline.add_overhead(self.exchange, time.perf_counter_ns() - started)
                 await self._write(status, headers, data)
